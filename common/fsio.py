@@ -1,0 +1,156 @@
+"""Crash-safe file primitives: atomic rewrites, append-only JSONL with torn-tail tolerance, hashing.
+
+Every file the pipeline rewrites goes through `atomic_write_*` (temp file in the same folder, fsync, rename),
+so a kill -9 leaves either the old file or the new one, never half of either. Append-only logs go through
+`append_jsonl`; their readers ignore a torn last line, and `repair_torn_tail` cuts it off before the next
+append so later lines never glue onto a fragment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+HASH_CHUNK = 1 << 20  # bytes read at a time when hashing a file
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entry table so a rename inside it survives a power cut (no-op where unsupported)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via temp file + fsync + rename: readers see the old or the new file, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """UTF-8 version of `atomic_write_bytes` (no newline translation)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def dumps_json(obj: Any) -> str:
+    """Canonical JSON (sorted keys, no ASCII escaping) so rewritten files are byte-identical run to run."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Atomically write pretty, key-sorted JSON (human-readable metadata)."""
+    atomic_write_text(path, json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=2) + "\n")
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """Read a JSON file; `default` when it is missing."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return default
+
+
+def write_jsonl(path: Path, records: Iterable[dict]) -> None:
+    """Atomically rewrite a JSONL file with canonical lines."""
+    atomic_write_text(path, "".join(dumps_json(r) + "\n" for r in records))
+
+
+def repair_torn_tail(path: Path) -> None:
+    """Cut a partial last line (left by a kill mid-append) so the next append starts on a clean line."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with open(path, "rb+") as f:
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
+        # Walk back to the last newline; everything after it is the torn fragment.
+        pos = size
+        while pos > 0:
+            step = min(HASH_CHUNK, pos)
+            f.seek(pos - step)
+            block = f.read(step)
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                f.truncate(pos - step + nl + 1)
+                break
+            pos -= step
+        else:
+            f.truncate(0)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def append_jsonl(path: Path, records: Iterable[dict], fsync: bool = True) -> int:
+    """Append records as JSON lines after repairing any torn tail; returns how many were written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    repair_torn_tail(path)
+    n = 0
+    with open(path, "a", encoding="utf-8", newline="\n") as f:
+        for rec in records:
+            f.write(dumps_json(rec) + "\n")
+            n += 1
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())
+    return n
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """Yield the records of a JSONL file; a missing file yields nothing and a torn or garbled line is skipped."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                return  # torn last line: the write that made it never finished
+            try:
+                rec = json.loads(raw)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                continue
+            if isinstance(rec, dict):
+                yield rec
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks so memory stays flat for huge files."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_CHUNK):
+            h.update(block)
+    return h.hexdigest()

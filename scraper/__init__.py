@@ -1,0 +1,1 @@
+"""Web acquisition (issue 3): scraper."""

@@ -1,0 +1,1 @@
+"""Stage scripts: each file is one pipeline stage, runnable alone (`python scripts/<name>.py --help`)."""

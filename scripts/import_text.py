@@ -1,0 +1,179 @@
+"""Import local text into the raw store, or write the built-in demo corpus there.
+
+Accepts `.txt` files, folders of them (searched recursively, also for .jsonl/.json), `.jsonl` files with one
+`{"text": ...}` object per line, and `.json` files holding a list of strings or of `{"text": ...}` objects (like a
+`dataset.json`). Each text becomes one raw item under `raw/<source>/`; the same content imported twice from the
+same source is skipped with a message. Unusable inputs (binary, not UTF-8, empty, too large) are skipped with a
+one-line reason; nothing is ever modified or deleted.
+
+**Reads:** the given files and folders (nothing under dataset/ but the raw index).
+**Writes:** `dataset/raw/<source>/*.txt`, appends to `dataset/metadata/raw_index.jsonl`.
+**Usage:**
+    python scripts/import_text.py stories/ more.jsonl --source mybooks
+    python scripts/import_text.py --demo             # the built-in demo corpus into raw/demo/
+"""
+
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Iterator
+
+from tqdm import tqdm
+
+from common.cli import stage_main
+from common.config import UserError, config_dict, opt
+from common.ledger import write_manifest
+from common.paths import DatasetPaths
+from common.rawstore import RawStore
+
+STAGE = "import"
+SUFFIXES = (".txt", ".jsonl", ".json")
+log = logging.getLogger("miniature_memory.import")
+
+
+@dataclass
+class ImportConfig:
+    inputs: list[str] = opt([], "files or folders to import (.txt, .jsonl, .json)")
+    source: str = opt("local", "source name the items are filed under (raw/<source>/)")
+    text_key: str = opt("text", "field that holds the text in .jsonl/.json objects")
+    max_file_mb: float = opt(64.0, "skip input files larger than this (MB)")
+    demo: bool = opt(False, "write the built-in demo corpus into raw/demo/ (no inputs needed)")
+    demo_stories: int = opt(800, "how many demo stories to generate")
+    demo_seed: int = opt(1234, "seed of the demo generator (same seed, same corpus)")
+
+
+class Skip(Exception):
+    """An input that cannot be imported; the message is the one-line reason."""
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes of a text file as str; Skip for binary, invalid UTF-8 or empty content."""
+    if b"\x00" in data:
+        raise Skip("binary content (NUL bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Skip(f"not valid UTF-8 (byte {e.start})") from None
+    if not text.strip():
+        raise Skip("empty")
+    return text
+
+
+def records_from_json(data: bytes, text_key: str) -> Iterator[tuple[int, dict]]:
+    """(index, record) pairs of a .json list of strings or objects."""
+    try:
+        value = json.loads(decode_text(data))
+    except json.JSONDecodeError as e:
+        raise Skip(f"not valid JSON (line {e.lineno}): {e.msg}") from None
+    if not isinstance(value, list):
+        raise Skip(f"a .json file must hold a list of strings or of {{\"{text_key}\": ...}} objects")
+    for i, rec in enumerate(value):
+        yield i, ({text_key: rec} if isinstance(rec, str) else rec)
+
+
+def records_from_jsonl(path: Path, text_key: str) -> Iterator[tuple[int, dict]]:
+    """(line number, record) pairs of a .jsonl file; bad lines are logged and skipped."""
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                log.warning(f"skipped {path}:{lineno}: not valid JSON")
+                continue
+            yield lineno, ({text_key: rec} if isinstance(rec, str) else rec)
+
+
+def expand_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
+    """(file, base folder) pairs for every importable file; a missing input is a UserError."""
+    out = []
+    for raw in inputs:
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            out.extend((f, p) for f in sorted(p.rglob("*"))
+                       if f.is_file() and f.suffix.lower() in SUFFIXES and not f.name.startswith("."))
+        elif p.is_file():
+            out.append((p, p.parent))
+        else:
+            raise UserError(f"input not found: {raw}")
+    return out
+
+
+def import_file(store: RawStore, path: Path, base: Path, cfg: ImportConfig, counts: dict) -> None:
+    """Import one file's texts into the store, updating counts."""
+    if path.stat().st_size > cfg.max_file_mb * 1e6:
+        raise Skip(f"larger than max_file_mb={cfg.max_file_mb:g}")
+    stem = str(path.relative_to(base).with_suffix("")).replace("/", "-")
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        entries: Iterator[tuple[int | None, dict]] = iter([(None, {cfg.text_key: decode_text(path.read_bytes())})])
+    elif suffix == ".jsonl":
+        entries = records_from_jsonl(path, cfg.text_key)
+    elif suffix == ".json":
+        entries = records_from_json(path.read_bytes(), cfg.text_key)
+    else:
+        raise Skip(f"unsupported file type '{suffix}' (use {', '.join(SUFFIXES)})")
+    for pos, rec in entries:
+        where = f"{path}" if pos is None else f"{path}[{pos}]"
+        text = rec.get(cfg.text_key) if isinstance(rec, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            log.warning(f"skipped {where}: no non-empty '{cfg.text_key}' string")
+            counts["skipped"] += 1
+            continue
+        doc_id = str(rec.get("id") or (stem if pos is None else f"{stem}-{pos:06d}"))
+        title = rec.get("title") if isinstance(rec.get("title"), str) else stem
+        item, added = store.add(text, cfg.source, doc_id, title=title, url=rec.get("url"),
+                                method="import", extra={"input": str(path)})
+        if added:
+            counts["added"] += 1
+        else:
+            log.info(f"already imported: {where} (same content as {item})")
+            counts["unchanged"] += 1
+
+
+def import_demo(store: RawStore, cfg: ImportConfig, counts: dict) -> None:
+    """Write the seeded demo corpus with its fixed timestamp, so every fresh run names files identically."""
+    from scripts.demo_corpus import DEMO_TIME, GENERATOR_VERSION, generate_corpus
+    stories = generate_corpus(cfg.demo_stories, cfg.demo_seed)
+    for story in tqdm(stories, total=cfg.demo_stories, desc="demo corpus", unit="story", disable=None):
+        _, added = store.add(story.text, "demo", story.doc_id, title=story.title, method="demo_generator",
+                             when=DEMO_TIME, extra={"generator": GENERATOR_VERSION, "seed": cfg.demo_seed})
+        counts["added" if added else "unchanged"] += 1
+
+
+def run(cfg: ImportConfig, paths: DatasetPaths, force: bool = False) -> dict:
+    """Import everything named in cfg; returns counts (added, unchanged, skipped)."""
+    if not cfg.demo and not cfg.inputs:
+        raise UserError("nothing to import: give files or folders, or --demo for the built-in corpus")
+    if cfg.demo_stories < 1:
+        raise UserError("demo_stories must be at least 1")
+    files = expand_inputs(cfg.inputs)
+    paths.make_dirs()
+    counts = {"added": 0, "unchanged": 0, "skipped": 0}
+    with RawStore(paths) as store:
+        if cfg.demo:
+            import_demo(store, cfg, counts)
+        for path, base in tqdm(files, desc="import", unit="file", disable=None if len(files) > 1 else True):
+            try:
+                import_file(store, path, base, cfg, counts)
+            except Skip as e:
+                log.warning(f"skipped {path}: {e}")
+                counts["skipped"] += 1
+            except OSError as e:
+                log.warning(f"skipped {path}: cannot read ({e.strerror})")
+                counts["skipped"] += 1
+    write_manifest(paths, STAGE, config_dict(cfg), counts)
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(STAGE, ImportConfig, run, argv, __doc__, "import_text.py", positional="inputs")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

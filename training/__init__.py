@@ -1,0 +1,1 @@
+"""Model, tokenizer and training loop (imports only `common`, never the scraper)."""
