@@ -21,8 +21,8 @@ import yaml
 # Stage names in pipeline order; run.py flags, profiles and later issues use exactly these.
 STAGES = ("import", "search", "fetch", "extract", "validate", "filter", "clean", "prepare",
           "train", "generate", "evaluate")
-# Top-level profile keys that are not stage sections.
-PROFILE_KEYS = ("description", "stages")
+# Top-level profile keys that are not pipeline stages: prose, the stage list, and the stats report's settings.
+PROFILE_KEYS = ("description", "stages", "stats")
 
 
 class UserError(Exception):

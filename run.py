@@ -1,0 +1,152 @@
+"""Run the pipeline: the stages of a profile, in order, each one line of time and counts.
+
+With no arguments it runs the built-in offline demo profile (`profiles/demo.yaml`): write the demo corpus into
+dataset/raw/demo/, then validate, filter, clean and prepare it, and print dataset statistics. Every stage is
+incremental, so running it again does no work unless something changed; a stage that fails stops the run with
+a one-line message and a non-zero exit code.
+
+**Reads/Writes:** whatever the stages read and write under the dataset folder (see README.md).
+**Usage:**
+    python run.py                                   # the offline demo, end to end
+    python run.py --config profiles/demo.yaml --from clean
+    python run.py --only validate --only filter     # just these stages
+    python run.py --skip-import --dataset-dir /data/stories
+    python run.py --dry-run                         # print the plan and each stage's resolved config
+"""
+
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # noqa: E402
+
+import argparse
+import importlib
+import time
+import typing
+
+from common.cli import format_counts, setup_logging
+from common.config import STAGES, StageFailed, UserError, build_config, config_dict, load_yaml, stage_section
+from common.fsio import dumps_json
+from common.paths import REPO_ROOT, DatasetPaths
+
+DEFAULT_PROFILE = REPO_ROOT / "profiles" / "demo.yaml"
+# Module of each stage; None marks stages that later work adds (they slot into the same order).
+STAGE_MODULES = {
+    "import": "scripts.import_text",
+    "search": None,
+    "fetch": None,
+    "extract": None,
+    "validate": "scripts.validate_raw",
+    "filter": "scripts.filter_dataset",
+    "clean": "scripts.clean_dataset",
+    "prepare": "scripts.prepare_data",
+    "train": None,
+    "generate": None,
+    "evaluate": None,
+}
+# Older spellings accepted as --skip-<alias>.
+SKIP_ALIASES = {"validation": "validate", "filtering": "filter", "cleaning": "clean",
+                "preparation": "prepare", "training": "train", "generation": "generate",
+                "evaluation": "evaluate", "importing": "import", "scraping": "fetch"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line flags of run.py."""
+    p = argparse.ArgumentParser(prog="run.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", metavar="PROFILE.yaml", default=None,
+                   help="pipeline profile: a section per stage (default: profiles/demo.yaml)")
+    p.add_argument("--dataset-dir", metavar="DIR", default=None,
+                   help="dataset folder (default: dataset/ in the repository)")
+    p.add_argument("--only", action="append", metavar="STAGE", choices=STAGES, default=[],
+                   help="run only this stage (repeatable)")
+    p.add_argument("--from", dest="from_stage", metavar="STAGE", choices=STAGES,
+                   help="start at this stage, skipping the ones before it")
+    for stage in STAGES:
+        p.add_argument(f"--skip-{stage}", action="append_const", const=stage, dest="skip",
+                       help=f"skip the {stage} stage")
+    for alias, stage in SKIP_ALIASES.items():
+        p.add_argument(f"--skip-{alias}", action="append_const", const=stage, dest="skip",
+                       help=argparse.SUPPRESS)
+    p.add_argument("--force", action="store_true", help="redo every stage's work instead of only what is new")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and resolved configs; run nothing")
+    p.add_argument("--no-stats", action="store_true", help="do not print dataset statistics at the end")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    return p.parse_args(argv)
+
+
+def load_profile(path: str | None) -> tuple[Path, dict]:
+    """The profile file and its contents (the demo profile when none is given)."""
+    profile_path = Path(path).expanduser() if path else DEFAULT_PROFILE
+    data = load_yaml(profile_path)
+    stage_section(data, "import", source=str(profile_path))  # validates the section names
+    return profile_path, data
+
+
+def plan_stages(profile: dict, args: argparse.Namespace) -> list[str]:
+    """The stages to run, in pipeline order, after the profile's list and the --only/--from/--skip flags."""
+    wanted = profile.get("stages") or [s for s in STAGES if STAGE_MODULES[s]]
+    if not isinstance(wanted, list) or any(s not in STAGES for s in wanted):
+        bad = wanted if not isinstance(wanted, list) else [s for s in wanted if s not in STAGES][0]
+        raise UserError(f"profile 'stages' has an unknown stage {bad!r}; valid stages: {', '.join(STAGES)}")
+    plan = [s for s in STAGES if s in wanted]
+    if args.only:
+        plan = [s for s in STAGES if s in args.only]
+    if args.from_stage:
+        plan = [s for s in plan if STAGES.index(s) >= STAGES.index(args.from_stage)]
+    plan = [s for s in plan if s not in (args.skip or [])]
+    missing = [s for s in plan if STAGE_MODULES[s] is None]
+    if missing:
+        raise UserError(f"stage '{missing[0]}' is not available yet in this version; "
+                        f"remove it from the profile's 'stages' or pass --skip-{missing[0]}")
+    return plan
+
+
+def stage_config(module, stage: str, profile: dict, source: str):
+    """Build a stage's config dataclass from its profile section."""
+    cfg_cls = typing.get_type_hints(module.run)["cfg"]
+    return build_config(cfg_cls, stage_section(profile, stage, source), source=f"{source} [{stage}]")
+
+
+def run_pipeline(argv: list[str] | None = None) -> int:
+    """Run the planned stages; return the process exit code."""
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        profile_path, profile = load_profile(args.config)
+        paths = DatasetPaths.at(args.dataset_dir)
+        plan = plan_stages(profile, args)
+        modules = {s: importlib.import_module(STAGE_MODULES[s]) for s in plan}
+        configs = {s: stage_config(modules[s], s, profile, str(profile_path)) for s in plan}
+    except UserError as e:
+        print(f"run.py: error: {e}", file=sys.stderr)
+        return 2
+    print(f"run.py: profile {profile_path.name}, dataset {paths.root}, stages: {' -> '.join(plan) or '(none)'}")
+    if args.dry_run:
+        for s in plan:
+            print(f"  {s}: {dumps_json(config_dict(configs[s]))}")
+        return 0
+    total = time.monotonic()
+    for i, stage in enumerate(plan, 1):
+        start = time.monotonic()
+        try:
+            counts = modules[stage].run(configs[stage], paths, force=args.force)
+        except (UserError, StageFailed) as e:
+            print(f"[{i}/{len(plan)}] {stage:<9} FAILED: {e}", file=sys.stderr)
+            print(f"run.py: stopped at stage '{stage}'; fix the problem above and run again "
+                  f"(finished stages are not redone)", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"\nrun.py: interrupted during '{stage}'; run again to continue where it stopped",
+                  file=sys.stderr)
+            return 130
+        print(f"[{i}/{len(plan)}] {stage:<9} {time.monotonic() - start:6.1f} s  {format_counts(counts)}",
+              flush=True)
+    print(f"run.py: done in {time.monotonic() - total:.1f} s")
+    if not args.no_stats and paths.root.is_dir():
+        from scripts import stats
+        stats.run(stage_config(stats, "stats", profile, str(profile_path)), paths)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_pipeline())
