@@ -144,7 +144,11 @@ def run_pipeline(argv: list[str] | None = None) -> int:
     print(f"run.py: done in {time.monotonic() - total:.1f} s")
     if not args.no_stats and paths.root.is_dir():
         from scripts import stats
-        stats.run(stage_config(stats, "stats", profile, str(profile_path)), paths)
+        try:
+            stats.run(stage_config(stats, "stats", profile, str(profile_path)), paths)
+        except UserError as e:
+            print(f"run.py: stats: error: {e}", file=sys.stderr)
+            return 2
     return 0
 
 

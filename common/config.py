@@ -127,7 +127,7 @@ def load_yaml(path: str | Path) -> dict:
 
 def is_profile(data: dict) -> bool:
     """A pipeline profile has stage sections as top-level keys (values that are mappings or null)."""
-    return any(k in STAGES and (v is None or isinstance(v, dict)) for k, v in data.items())
+    return any((k in STAGES or k == "stats") and (v is None or isinstance(v, dict)) for k, v in data.items())
 
 
 def stage_section(data: dict, stage: str, source: str = "config") -> dict:
