@@ -1,0 +1,239 @@
+"""Turn the cleaned documents into training data: a train/val split, text files, token files and meta.json.
+
+Every `cleaned/<source>/*.txt` is one document, taken in arrival order (`item_sort_key`). A document goes to
+validation iff sha256(split_salt + "\\n" + item id), read as a number in [0, 1), is below `val_fraction`: a pure
+function of the id, so an item never changes split as the corpus grows and validation never leaks into training.
+(Raising val_fraction only moves documents from train to val; changing the salt reshuffles everything.) When no
+document of two or more falls in val, the run warns and leaves val empty: promoting one would make that
+document's split depend on the rest of the corpus.
+
+Output format (version `training.data.PROCESSED_VERSION`), in processed/:
+- `train.txt`, `val.txt`: UTF-8, each document's text followed directly by `<|endoftext|>` (no added newline).
+  A literal `<|endoftext|>` inside a document is removed (logged and counted), so the marker only separates.
+- `train.bin`, `val.bin`: flat little-endian arrays (uint16 when vocab_size <= 65,535, else uint32), the ids of
+  the matching .txt: `decode(bin) == txt`; every document is followed by id 0 (end of text). Read them with
+  `training.data.open_tokens` (np.memmap).
+- `meta.json`: format and version, tokenizer (`CharTokenizer.to_dict()`), vocab_size, dtype, per-split docs /
+  chars (document characters, markers excluded) / tokens (markers included), per-source counts, val_fraction,
+  split_salt, the inputs fingerprint (sha256 over item id + sha256 of each cleaned file) and output sizes.
+
+Token ids never move: the tokenizer starts from the previous meta.json and only appends new characters (in
+first-appearance order over documents in item order), so a corpus that grew by newer items gets the same ids
+incrementally or from scratch. `--force` re-encodes but keeps the ids; delete processed/ to renumber.
+
+One pass over the documents (after a hashing pass that decides whether there is work): each piece first extends
+the vocabulary, then is encoded, so ids are what a separate vocabulary pass would give; the token files start in
+the dtype of the starting vocabulary and are widened in place if it outgrows uint16.
+
+Crash safety: outputs are streamed (one document, in ~1 MiB pieces, at a time) into hidden temp files; then a
+pending meta is written, meta.json is removed, the outputs are renamed into place and the pending meta becomes
+meta.json. A kill leaves the previous complete outputs with their meta.json, or no meta.json (readers refuse;
+the pending meta keeps the tokenizer so the re-run writes the same bytes). Same inputs and config: no work.
+
+**Reads:** `dataset/cleaned/<source>/*.txt`, `dataset/processed/meta.json` (previous tokenizer).
+**Writes:** `dataset/processed/{train,val}.{txt,bin}`, `dataset/processed/meta.json`,
+`dataset/metadata/prepare_manifest.json`.
+**Usage:**
+    python scripts/prepare_data.py
+    python scripts/prepare_data.py --val-fraction 0.05 --dataset-dir /data/stories
+"""
+
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from common.cli import require_dataset, stage_main
+from common.config import StageFailed, UserError, config_dict, opt
+from common.fsio import read_json
+from common.ledger import write_manifest
+from common.paths import DatasetPaths
+from common.rawstore import item_sort_key
+from scripts.prepare_io import (OUTPUT_NAMES, SplitWriters, cleanup_temp_files, commit_outputs, iter_pieces,
+                                strip_markers)
+from training.data import META_NAME, PROCESSED_FORMAT, PROCESSED_VERSION, SPLITS, token_dtype
+from training.tokenizer import EOT, CharTokenizer
+
+STAGE = "prepare"
+log = logging.getLogger("miniature_memory.prepare")
+
+
+@dataclass
+class PrepareConfig:
+    # 0.1 of an 800-story demo corpus (~1-3 MB) is ~80 documents, ~100-300 thousand characters: enough
+    # windows of a few hundred characters for a steady validation loss, while training keeps 90%.
+    val_fraction: float = opt(0.1, "share of documents held out for validation, chosen by a hash of the item id")
+    split_salt: str = opt("split-v1", "salt of the split hash; changing it reshuffles which documents are val")
+
+
+def list_cleaned_items(paths: DatasetPaths) -> list[str]:
+    """Every `*.txt` under cleaned/<source>/ as item ids (`<source>/<stem>`), in arrival order."""
+    items = []
+    if paths.cleaned.is_dir():
+        for src in paths.cleaned.iterdir():
+            if src.is_dir() and not src.name.startswith("."):
+                items.extend(f"{src.name}/{p.name[:-4]}" for p in src.iterdir()
+                             if p.is_file() and p.name.endswith(".txt") and not p.name.startswith("."))
+    return sorted(items, key=item_sort_key)
+
+
+def split_score(item: str, salt: str) -> float:
+    """A number in [0, 1) fixed by the item id and salt (first 8 bytes of a sha256)."""
+    digest = hashlib.sha256(f"{salt}\n{item}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0 ** 64
+
+
+def split_of(item: str, val_fraction: float, salt: str) -> str:
+    """'val' or 'train' for an item: never changes as other items come and go."""
+    return "val" if split_score(item, salt) < val_fraction else "train"
+
+
+def inputs_fingerprint(paths: DatasetPaths, items: list[str]) -> str:
+    """sha256 over (item id, sha256 of its cleaned file) in item order: identifies the input set."""
+    fp = hashlib.sha256()
+    for item in tqdm(items, desc="prepare: hash", unit="doc", disable=None):
+        h = hashlib.sha256()
+        with open(paths.cleaned_file(item), "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        fp.update(f"{item}\t{h.hexdigest()}\n".encode("utf-8"))
+    return fp.hexdigest()
+
+
+def run_fingerprint(cfg: "PrepareConfig", inputs_fp: str) -> str:
+    """What decides whether the outputs are current: inputs, split settings and output format."""
+    blob = f"{PROCESSED_VERSION}\n{cfg.val_fraction!r}\n{cfg.split_salt}\n{inputs_fp}".encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+def load_base_tokenizer(processed: Path) -> tuple[CharTokenizer, dict | None]:
+    """The tokenizer to extend (previous meta.json, else a pending one from a killed run, else empty)."""
+    for name in (META_NAME, f".{META_NAME}.pending"):
+        try:
+            meta = read_json(processed / name)
+        except ValueError:
+            meta = None  # unreadable: ignored (meta.json is only ever replaced atomically)
+            log.warning(f"ignored unreadable {processed / name}")
+        if isinstance(meta, dict) and meta.get("format") == PROCESSED_FORMAT:
+            try:
+                return CharTokenizer.from_dict(meta.get("tokenizer")), (meta if name == META_NAME else None)
+            except ValueError as e:
+                raise UserError(f"{processed / name}: {e}; delete {processed} to rebuild from scratch") from None
+    return CharTokenizer(), None
+
+
+def outputs_current(processed: Path, meta: dict | None, fingerprint: str) -> bool:
+    """True when meta.json describes these inputs and config and every output has its recorded size."""
+    if not meta or meta.get("version") != PROCESSED_VERSION or meta.get("fingerprint") != fingerprint:
+        return False
+    sizes = meta.get("files") or {}
+    for name in OUTPUT_NAMES:
+        p = processed / name
+        if not p.is_file() or p.stat().st_size != sizes.get(name):
+            return False
+    return True
+
+
+def write_splits(paths: DatasetPaths, items: list[str], tok: CharTokenizer, cfg: PrepareConfig) -> dict:
+    """Stream every document into the temp outputs, extending the vocabulary as new characters appear (ids are
+    the same as from a separate vocabulary pass: first appearance in item order). Returns counts, per-source
+    stats and the fingerprint of the inputs as read."""
+    stats = {s: {"docs": 0, "chars": 0, "tokens": 0} for s in SPLITS}
+    sources: dict[str, dict] = {}
+    empty = markers = 0
+    fp = hashlib.sha256()
+    with SplitWriters(paths.processed, token_dtype(tok.vocab_size)) as out:
+        for item in tqdm(items, desc="prepare: encode", unit="doc", disable=None):
+            split = split_of(item, cfg.val_fraction, cfg.split_salt)
+            h = hashlib.sha256()
+            chars = tokens = 0
+            for piece in iter_pieces(paths.cleaned_file(item), tok, h):
+                piece, removed = strip_markers(piece)
+                markers += removed
+                if tok.add_chars(piece):
+                    out.fit_vocab(tok.vocab_size)  # past 65,535 ids: uint32 from here on (rare)
+                ids = tok.encode(piece)
+                out.write(split, piece, ids)
+                chars, tokens = chars + len(piece), tokens + len(ids)
+            fp.update(f"{item}\t{h.hexdigest()}\n".encode("utf-8"))
+            if chars == 0:
+                empty += 1
+                log.warning(f"skipped empty document {item}")
+                continue
+            tokens += out.end_document(split)
+            st = stats[split]
+            st["docs"], st["chars"], st["tokens"] = st["docs"] + 1, st["chars"] + chars, st["tokens"] + tokens
+            src = sources.setdefault(item.split("/", 1)[0], {"docs": 0, "val_docs": 0, "chars": 0, "tokens": 0})
+            src["docs"] += 1
+            src["val_docs"] += split == "val"
+            src["chars"] += chars
+            src["tokens"] += tokens
+        files = out.finish()
+    return {"splits": stats, "sources": dict(sorted(sources.items())), "empty_docs": empty,
+            "markers_removed": markers, "files": files, "inputs_fingerprint": fp.hexdigest()}
+
+
+def counts_of(meta: dict, new_chars: int, unchanged: bool) -> dict:
+    sp = meta["splits"]
+    return {"docs": sp["train"]["docs"] + sp["val"]["docs"], "val_docs": sp["val"]["docs"],
+            "train_tokens": sp["train"]["tokens"], "val_tokens": sp["val"]["tokens"], "new_chars": new_chars,
+            "vocab_size": meta["vocab_size"], "unchanged": unchanged}
+
+
+def run(cfg: PrepareConfig, paths: DatasetPaths, force: bool = False) -> dict:
+    """Write processed/ from cleaned/ (no work when inputs and config are unchanged); returns counts."""
+    if not 0.0 <= cfg.val_fraction <= 1.0:
+        raise UserError(f"val_fraction must be between 0 and 1, got {cfg.val_fraction}")
+    require_dataset(paths)
+    items = list_cleaned_items(paths)
+    if not items:
+        raise UserError(f"no cleaned documents under {paths.cleaned}: run the clean stage first")
+    paths.processed.mkdir(parents=True, exist_ok=True)
+    tok, old_meta = load_base_tokenizer(paths.processed)
+    try:
+        inputs_fp = inputs_fingerprint(paths, items)
+    except FileNotFoundError as e:
+        raise StageFailed(f"cleaned file vanished while prepare was running ({e.filename}); re-run") from None
+    fingerprint = run_fingerprint(cfg, inputs_fp)
+    if not force and outputs_current(paths.processed, old_meta, fingerprint):
+        cleanup_temp_files(paths.processed, pending_too=True)
+        counts = counts_of(old_meta, 0, True)
+        write_manifest(paths, STAGE, config_dict(cfg), counts)
+        return counts
+    cleanup_temp_files(paths.processed, pending_too=False)
+    base_vocab = tok.vocab_size
+    try:
+        result = write_splits(paths, items, tok, cfg)
+    except FileNotFoundError as e:
+        raise StageFailed(f"cleaned file vanished while prepare was running ({e.filename}); re-run") from None
+    new_chars = tok.vocab_size - base_vocab
+    if result.pop("inputs_fingerprint") != inputs_fp:
+        cleanup_temp_files(paths.processed, pending_too=False)
+        raise StageFailed("cleaned files changed while prepare was running; re-run prepare")
+    meta = {"format": PROCESSED_FORMAT, "version": PROCESSED_VERSION, "tokenizer": tok.to_dict(),
+            "vocab_size": tok.vocab_size, "dtype": token_dtype(tok.vocab_size).name, "eot_id": tok.eot_id,
+            "eot_marker": EOT,
+            "val_fraction": cfg.val_fraction, "split_salt": cfg.split_salt, "fingerprint": fingerprint,
+            "inputs_fingerprint": inputs_fp, **result}
+    docs = meta["splits"]["train"]["docs"] + meta["splits"]["val"]["docs"]
+    if docs >= 2 and cfg.val_fraction > 0 and meta["splits"]["val"]["docs"] == 0:
+        log.warning(f"no document fell in validation (val_fraction={cfg.val_fraction:g}); val is empty. "
+                    f"Add documents or raise val_fraction")
+    commit_outputs(paths.processed, meta)
+    counts = counts_of(meta, new_chars, False)
+    log.info(f"prepare: vocabulary {base_vocab:,} -> {tok.vocab_size:,} ids ({meta['dtype']})")
+    write_manifest(paths, STAGE, config_dict(cfg), counts)
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(STAGE, PrepareConfig, run, argv, __doc__, "prepare_data.py")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
