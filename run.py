@@ -23,7 +23,7 @@ import importlib
 import time
 import typing
 
-from common.cli import format_counts, setup_logging
+from common.cli import dataset_lock, format_counts, setup_logging
 from common.config import STAGES, StageFailed, UserError, build_config, config_dict, load_yaml, stage_section
 from common.fsio import dumps_json
 from common.paths import REPO_ROOT, DatasetPaths
@@ -125,11 +125,29 @@ def run_pipeline(argv: list[str] | None = None) -> int:
         for s in plan:
             print(f"  {s}: {dumps_json(config_dict(configs[s]))}")
         return 0
+    try:
+        with dataset_lock(paths):
+            code = run_stages(plan, modules, configs, paths, args.force)
+    except UserError as e:  # the lock is held by another run
+        print(f"run.py: error: {e}", file=sys.stderr)
+        return 2
+    if code == 0 and not args.no_stats and paths.root.is_dir():
+        from scripts import stats
+        try:
+            stats.run(stage_config(stats, "stats", profile, str(profile_path)), paths)
+        except UserError as e:
+            print(f"run.py: stats: error: {e}", file=sys.stderr)
+            return 2
+    return code
+
+
+def run_stages(plan: list[str], modules: dict, configs: dict, paths: DatasetPaths, force: bool) -> int:
+    """Run each planned stage, one summary line each; stop at the first failure. Returns the exit code."""
     total = time.monotonic()
     for i, stage in enumerate(plan, 1):
         start = time.monotonic()
         try:
-            counts = modules[stage].run(configs[stage], paths, force=args.force)
+            counts = modules[stage].run(configs[stage], paths, force=force)
         except (UserError, StageFailed) as e:
             print(f"[{i}/{len(plan)}] {stage:<9} FAILED: {e}", file=sys.stderr)
             print(f"run.py: stopped at stage '{stage}'; fix the problem above and run again "
@@ -142,13 +160,6 @@ def run_pipeline(argv: list[str] | None = None) -> int:
         print(f"[{i}/{len(plan)}] {stage:<9} {time.monotonic() - start:6.1f} s  {format_counts(counts)}",
               flush=True)
     print(f"run.py: done in {time.monotonic() - total:.1f} s")
-    if not args.no_stats and paths.root.is_dir():
-        from scripts import stats
-        try:
-            stats.run(stage_config(stats, "stats", profile, str(profile_path)), paths)
-        except UserError as e:
-            print(f"run.py: stats: error: {e}", file=sys.stderr)
-            return 2
     return 0
 
 

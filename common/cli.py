@@ -12,7 +12,13 @@ import argparse
 import logging
 import sys
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; runs are simply not guarded against each other
+    fcntl = None
 
 from common.config import (StageFailed, UserError, add_config_flags, config_dict, flag_overrides,
                            resolve_config)
@@ -79,7 +85,8 @@ def stage_main(stage: str, cfg_cls: type, run: Callable[..., dict], argv: list[s
             print(dumps_json(config_dict(cfg)))
             return 0
         start = time.monotonic()
-        counts: dict[str, Any] = run(cfg, paths, force=args.force)
+        with dataset_lock(paths):
+            counts: dict[str, Any] = run(cfg, paths, force=args.force)
         print(f"{stage}: {format_counts(counts)} ({time.monotonic() - start:.1f} s)")
         return 0
     except UserError as e:
@@ -97,3 +104,18 @@ def require_dataset(paths: DatasetPaths) -> None:
     """Fail with one line when the dataset folder does not exist (typo in --dataset-dir, nothing imported yet)."""
     if not paths.root.is_dir():
         raise UserError(f"dataset folder not found: {paths.root} (check --dataset-dir, or run the import stage)")
+
+
+@contextmanager
+def dataset_lock(paths: DatasetPaths) -> Iterator[None]:
+    """Hold an exclusive lock on the dataset so two runs never interleave writes (released even on kill -9)."""
+    if fcntl is None or not paths.root.is_dir():
+        yield  # nothing to guard yet: the stage creates the folder or reports it missing
+        return
+    paths.metadata.mkdir(parents=True, exist_ok=True)
+    with open(paths.metadata / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"another run is using {paths.root}; wait for it to finish") from None
+        yield

@@ -110,6 +110,8 @@ class RawStore:
             found = {}
             folder = self.paths.raw / source
             if folder.is_dir():
+                for tmp in folder.glob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)  # half-written by a killed run; never a raw item
                 for p in folder.glob("*.txt"):
                     f = parse_raw_name(p.name)
                     if f and f"{source}/{p.name[:-4]}" not in self.index:
