@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from common.fsio import append_jsonl, sha256_file
 from common.paths import REPO_ROOT, DatasetPaths
 
 RUN_PY = str(REPO_ROOT / "run.py")
@@ -177,15 +178,22 @@ def test_bad_inputs_get_one_line_reasons_and_never_crash(tmp_path):
         assert word in res.stderr
     assert "Traceback" not in res.stderr
 
-    # Files that reach raw/ by other means: the validate stage rejects them with reason codes.
+    # Files that reach raw/ by other means (a buggy extractor that still indexed them, a hand-copied file):
+    # the validate stage rejects them with reason codes.
     src = ds / "raw" / "mixed"
-    (src / "20260101_000000__mixed__bin__000000000000.txt").write_bytes(b"\x00\x01\x02" * 100)
-    (src / "20260101_000001__mixed__bad-utf8__000000000000.txt").write_bytes(b"ok \xff\xfe bad" * 40)
-    (src / "20260101_000002__mixed__empty__000000000000.txt").write_bytes(b"")
-    (src / "no scheme at all.txt").write_text(story)
-    with open(src / "20260101_000003__mixed__huge__000000000000.txt", "wb") as f:
+    bad = {"20260101_000000__mixed__bin__000000000000.txt": b"\x00\x01\x02" * 100,
+           "20260101_000001__mixed__bad-utf8__000000000000.txt": b"ok \xff\xfe bad" * 40,
+           "20260101_000002__mixed__empty__000000000000.txt": b""}
+    for name, data in bad.items():
+        (src / name).write_bytes(data)
+    huge = src / "20260101_000003__mixed__huge__000000000000.txt"
+    with open(huge, "wb") as f:
         for _ in range(50):
             f.write(b"word " * 200_000)  # 50 MB, one line
+    (src / "no scheme at all.txt").write_text(story)
+    append_jsonl(ds / "metadata" / "raw_index.jsonl",
+                 [{"v": 1, "path": f"mixed/{p.name}", "source": "mixed", "sha256": sha256_file(p)}
+                  for p in [*(src / n for n in bad), huge]])
     res = run_py("--config", str(prof), "--dataset-dir", str(ds), "--skip-import")
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
