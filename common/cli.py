@@ -32,7 +32,10 @@ def format_counts(counts: dict) -> str:
     """`12,345 kept, 3 rejected` from an ordered counts dict (non-numbers shown as they are)."""
     parts = []
     for key, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool):
+            if value:
+                parts.append(key)  # a flag such as "unchanged": named when true, left out when false
+        elif not isinstance(value, (int, float)):
             parts.append(f"{key}={value}")
         elif isinstance(value, float):
             parts.append(f"{value:,.2f} {key}")

@@ -8,6 +8,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATASET_DIR = REPO_ROOT / "dataset"
 TRAINING_OUT_DIR = REPO_ROOT / "training" / "out"
+# Team-provided public-domain text beside the checkout, for tests and benchmarks only (the product never needs it).
+SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 
 
 @dataclass(frozen=True)

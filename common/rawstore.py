@@ -59,9 +59,14 @@ def item_sort_key(item: str) -> tuple[str, str]:
 
 def list_raw_items(paths: DatasetPaths) -> list[str]:
     """Every `*.txt` under raw/<source>/ as sorted item ids (`<source>/<stem>`), valid names or not."""
+    return list_items(paths.raw)
+
+
+def list_items(folder: Path) -> list[str]:
+    """Item ids (`<source>/<stem>`) of the `*.txt` files in `folder/<source>/`, in arrival order; hidden skipped."""
     items = []
-    if paths.raw.is_dir():
-        for src_dir in paths.raw.iterdir():
+    if folder.is_dir():
+        for src_dir in folder.iterdir():
             if src_dir.is_dir() and not src_dir.name.startswith("."):
                 items.extend(f"{src_dir.name}/{p.name[:-4]}" for p in src_dir.iterdir()
                              if p.is_file() and p.name.endswith(".txt") and not p.name.startswith("."))

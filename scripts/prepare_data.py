@@ -53,7 +53,7 @@ from common.config import StageFailed, UserError, config_dict, opt
 from common.fsio import read_json
 from common.ledger import write_manifest
 from common.paths import DatasetPaths
-from common.rawstore import item_sort_key
+from common.rawstore import list_items
 from scripts.prepare_io import (OUTPUT_NAMES, SplitWriters, cleanup_temp_files, commit_outputs, iter_pieces,
                                 strip_markers)
 from training.data import META_NAME, PROCESSED_FORMAT, PROCESSED_VERSION, SPLITS, token_dtype
@@ -73,13 +73,7 @@ class PrepareConfig:
 
 def list_cleaned_items(paths: DatasetPaths) -> list[str]:
     """Every `*.txt` under cleaned/<source>/ as item ids (`<source>/<stem>`), in arrival order."""
-    items = []
-    if paths.cleaned.is_dir():
-        for src in paths.cleaned.iterdir():
-            if src.is_dir() and not src.name.startswith("."):
-                items.extend(f"{src.name}/{p.name[:-4]}" for p in src.iterdir()
-                             if p.is_file() and p.name.endswith(".txt") and not p.name.startswith("."))
-    return sorted(items, key=item_sort_key)
+    return list_items(paths.cleaned)
 
 
 def split_score(item: str, salt: str) -> float:

@@ -29,7 +29,7 @@ from scripts.clean_rules import compile_rules
 from scripts.text_cleaning import (_INVISIBLE_RE, FTFY_CONFIG, SCENE_BREAK, clean_text, needs_ftfy, nfc,
                                    normalize_newlines, unwrap_paragraph)
 
-SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+from tests.textgen import SHAKESPEARE  # noqa: E402
 WHEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
 NON_ASCII_WORDS = ["Zoë", "café", "naïve", "“quotes”", "‘single’", "—", "–", "…", "Привет", "日本語", "Ελληνικά",
                    "עברית", "العربية", "हिन्दी", "한국어", "Straße", "Ångström", "crème brûlée", "Łódź", "€5",
@@ -94,9 +94,14 @@ def test_non_ascii_text_survives_unchanged():
                                                                               "&nbsp;", "\r\n", "  \n"])),
                 min_size=1, max_size=40))
 def test_non_ascii_words_survive_any_layout(pieces):
-    out = clean_text("".join(w + sep for w, sep in pieces))
+    text = "".join(w + sep for w, sep in pieces)
+    out = clean_text(text)
+    # A line made only of dashes or ellipses is a scene-break marker by design (e.g. "———"), so a dash is
+    # only owed survival when it shares its line with a letter.
+    lines_with_letters = [ln for ln in text.replace("<p>", "\n").splitlines() if any(c.isalpha() for c in ln)]
     for word, _ in pieces:
-        assert word in out
+        if any(c.isalpha() or c.isdigit() for c in word) or any(word in ln for ln in lines_with_letters):
+            assert word in out
 
 
 @pytest.mark.parametrize("marker", ["***", "* * *", "*  *  *", "\t***\t", "###", "~~~", "---", "- - -", "___", "===",

@@ -19,30 +19,11 @@ from common.ledger import Ledger, read_kept
 from common.paths import DatasetPaths
 from common.rawstore import list_raw_items, raw_name
 from scripts.filter_dataset import SIGNATURE_FILE, STAGE, FilterConfig, main, run
+from tests.textgen import FRENCH
+from tests.textgen import synthetic_story as story
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-WORDS = ("the a an old young quiet brave tired little clever girl boy fox owl baker sailor miller king queen "
-         "river forest village garden lantern door window road hill boat bread song letter secret map key "
-         "walked ran looked found carried opened whispered laughed waited wondered remembered followed "
-         "into across under over beside behind toward through slowly softly suddenly again never always "
-         "morning evening winter summer rain snow wind star moon cold warm bright dark").split()
-FRENCH = (
-    "Le gardien du phare montait l'escalier chaque soir en comptant les marches à voix haute, pour que le "
-    "silence paraisse moins lourd. En haut, il essuyait la vitre et allumait la lampe. La petite fille qui "
-    "apportait son pain le mardi lui demanda un jour s'il se sentait seul. Il réfléchit longtemps avant de "
-    "répondre que les bateaux lui tenaient compagnie.\n")
-
-
-def story(rng: random.Random, sentences: int = 30) -> str:
-    """Seeded pseudo-story: sentences of random words, five to a paragraph."""
-    out = []
-    for _ in range(sentences):
-        words = [rng.choice(WORDS) for _ in range(rng.randint(6, 14))]
-        out.append(" ".join(words).capitalize() + rng.choice(".!?"))
-    return "\n\n".join(" ".join(out[i:i + 5]) for i in range(0, len(out), 5)) + "\n"
-
-
 def edit_words(text: str, rng: random.Random, n: int = 3) -> str:
     """The same text with `n` words replaced (a near-duplicate)."""
     words = text.split(" ")

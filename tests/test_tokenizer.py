@@ -2,7 +2,6 @@
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import training.tokenizer as tokenizer_module
 from training.tokenizer import (EOT, EOT_ID, NUM_SPECIAL, SCENE_BREAK, SCENE_BREAK_ID, SPECIAL_TOKENS,
                                 CharTokenizer, UnknownCharError)
 
-SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+from tests.textgen import SHAKESPEARE  # noqa: E402
 
 # Texts mixing ordinary characters (any Unicode but surrogates) with the special strings and pieces of them.
 fragments = st.one_of(st.text(max_size=30), st.sampled_from(SPECIAL_TOKENS),

@@ -1,0 +1,10 @@
+"""Test-wide settings: under CI, hypothesis runs derandomized so a green build stays green on re-run;
+locally it keeps exploring new examples each run."""
+
+import os
+
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
