@@ -7,20 +7,23 @@
 #   bash setup.sh --here     # install into the current Python instead of .venv
 #                            # (automatic inside an active virtualenv or on Colab)
 #   bash setup.sh --venv DIR # put the virtual environment somewhere else
+#   bash setup.sh --no-browser  # skip the headless Chromium used to render JavaScript pages
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 VENV=".venv"
 DEV=0
 HERE=0
+BROWSER=1
 TORCH_PIN="torch==2.13.0"   # never unpinned: a bare 'torch' pulls gigabytes of CUDA packages
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --dev) DEV=1 ;;
     --here) HERE=1 ;;
+    --no-browser) BROWSER=0 ;;
     --venv) shift; VENV="${1:?--venv needs a folder}" ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -69,6 +72,23 @@ REQ="requirements.txt"
 [ "$DEV" = 1 ] && REQ="requirements-dev.txt"
 say "installing $REQ"
 "${PIP[@]}" install -q -r "$REQ"
+
+# A Chromium for rendering JavaScript pages: the system one if present, else Debian's package (as root with
+# apt), else Playwright's own download. Optional: without it, JavaScript pages are skipped with a warning.
+find_chromium() { command -v chromium || command -v chromium-browser || command -v google-chrome || true; }
+if [ "$BROWSER" = 1 ]; then
+  if [ -n "$(find_chromium)" ]; then
+    say "browser: $(find_chromium)"
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium (headless rendering of JavaScript pages)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+      say "warning: could not install chromium; JavaScript pages will be skipped"
+  else
+    say "installing Playwright's Chromium"
+    "$PY" -m playwright install chromium ||
+      say "warning: no browser installed; JavaScript pages will be skipped (install chromium to render them)"
+  fi
+fi
 
 "$PY" -c "import numpy, yaml, tqdm, ftfy, datasketch, torch" || {
   echo "setup.sh: installation finished but imports fail; see the messages above" >&2; exit 1; }

@@ -73,13 +73,14 @@ def list_items(folder: Path) -> list[str]:
     return sorted(items, key=item_sort_key)
 
 
-def read_raw_index(paths: DatasetPaths) -> dict[str, dict]:
-    """Provenance records by item id (a later record for the same file wins; torn lines are ignored)."""
+def read_raw_index(paths: DatasetPaths, fields: tuple[str, ...] | None = None) -> dict[str, dict]:
+    """Provenance records by item id (a later record for the same file wins; torn lines are ignored).
+    `fields` keeps only those keys per record, so a stage that needs two fields of 100k records stays small."""
     out = {}
     for rec in read_jsonl(paths.raw_index):
         rel = rec.get("path")
         if isinstance(rel, str) and rel.endswith(".txt"):
-            out[rel[:-4]] = rec
+            out[rel[:-4]] = rec if fields is None else {k: rec.get(k) for k in fields}
     return out
 
 
@@ -93,8 +94,9 @@ class RawStore:
 
     def __init__(self, paths: DatasetPaths):
         self.paths = paths
-        self.index = read_raw_index(paths)
-        self.known = {(r.get("source"), r.get("sha256")) for r in self.index.values()}
+        self.index = read_raw_index(paths, fields=("source", "sha256"))
+        # (source, sha256) -> item id: answers "already stored?" without a scan.
+        self.known = {(r["source"], r["sha256"]): item for item, r in self.index.items()}
         self._orphans: dict[str, dict[tuple[str, str], Path]] = {}  # source -> (doc_id, hash) -> file
         self._pending: list[dict] = []
 
@@ -135,9 +137,7 @@ class RawStore:
         data = text.encode("utf-8")
         digest = sha256_bytes(data)
         if (source, digest) in self.known:
-            existing = next((i for i, r in self.index.items()
-                             if r.get("source") == source and r.get("sha256") == digest), "")
-            return existing, False
+            return self.known[(source, digest)], False
         orphan = self._orphans_of(source).pop((doc_id, digest[:HASH_PREFIX_LEN]), None)
         if orphan is not None and sha256_file(orphan) == digest:
             # Written by a run that was killed before its index record: adopt it, keep its original time.
@@ -157,8 +157,8 @@ class RawStore:
             rec.update({k: v for k, v in extra.items() if k not in rec})
         self._pending.append(rec)
         item = rel[:-4]
-        self.index[item] = rec
-        self.known.add((source, digest))
+        self.index[item] = {"source": source, "sha256": digest}
+        self.known[(source, digest)] = item
         if len(self._pending) >= 256:
             self.flush()
         return item, True

@@ -144,7 +144,7 @@ def collect(paths: DatasetPaths, cfg: StatsConfig) -> dict:
     """Every figure of the report as a JSON-able dict (reads only)."""
     items = list_raw_items(paths)
     present = set(items)
-    index = read_raw_index(paths)
+    index = read_raw_index(paths, fields=("time", "chars"))
     status: dict[str, Counter | None] = {"raw": by_source(items)}
     for name, stage in (("validated", "validate"), ("filtered", "filter")):
         ran = paths.ledger(stage).is_file()
@@ -212,6 +212,8 @@ def format_report(stats: dict, paths: DatasetPaths) -> str:
     ln = stats["lengths"]
     lines.append(f"raw item length (chars): {fmt(ln['items'])} items, {fmt(ln['total'])} total; min {fmt(ln['min'])}, "
                  f"median {fmt(ln['median'])}, p90 {fmt(ln['p90'])}, max {fmt(ln['max'])}")
+    if stats["growth"]:
+        lines.append(f"growth (last {min(7, len(stats['growth']))} of {len(stats['growth'])} days with arrivals):")
     for g in stats["growth"][-7:]:
         lines.append(f"  {g['day']}: +{fmt(g['items'])} items, +{fmt(g['chars'])} chars "
                      f"(total {fmt(g['total_items'])} items, {fmt(g['total_chars'])} chars)")

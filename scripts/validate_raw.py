@@ -208,7 +208,7 @@ def run(cfg: ValidateConfig, paths: DatasetPaths, force: bool = False) -> dict:
     (checked, kept, rejected, missing). Raises StageFailed after writing everything if a file was tampered."""
     require_dataset(paths)
     check_config(cfg)
-    index = read_raw_index(paths)
+    index = read_raw_index(paths, fields=("sha256", "bytes"))
     entries = walk_raw(paths.raw) if paths.raw.is_dir() else []
     records = [(check_entry(rel, path, index, cfg), rel)
                for rel, path in tqdm(entries, desc="validate", unit="file", disable=None)]
