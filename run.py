@@ -1,6 +1,6 @@
 """Run the pipeline: the stages of a profile, in order, each one line of time and counts.
 
-With no arguments it runs the built-in offline demo profile (`profiles/demo.yaml`): write the demo corpus into
+With no arguments it runs the built-in offline demo profile (`profiles/import-demo.yaml`): write the demo corpus into
 dataset/raw/demo/, then validate, filter, clean and prepare it, and print dataset statistics. Every stage is
 incremental, so running it again does no work unless something changed; a stage that fails stops the run with
 a one-line message and a non-zero exit code.
@@ -8,7 +8,7 @@ a one-line message and a non-zero exit code.
 **Reads/Writes:** whatever the stages read and write under the dataset folder (see README.md).
 **Usage:**
     python run.py                                   # the offline demo, end to end
-    python run.py --config profiles/demo.yaml --from clean
+    python run.py --config profiles/import-demo.yaml --from clean
     python run.py --only validate --only filter     # just these stages
     python run.py --skip-import --dataset-dir /data/stories
     python run.py --dry-run                         # print the plan and each stage's resolved config
@@ -22,19 +22,21 @@ import argparse
 import importlib
 import time
 import typing
+from contextlib import contextmanager
+from typing import Iterator
 
 from common.cli import dataset_lock, format_counts, setup_logging
 from common.config import STAGES, StageFailed, UserError, build_config, config_dict, load_yaml, stage_section
 from common.fsio import dumps_json
 from common.paths import REPO_ROOT, DatasetPaths
 
-DEFAULT_PROFILE = REPO_ROOT / "profiles" / "demo.yaml"
+DEFAULT_PROFILE = REPO_ROOT / "profiles" / "import-demo.yaml"
 # Module of each stage; None marks stages that later work adds (they slot into the same order).
 STAGE_MODULES = {
     "import": "scripts.import_text",
-    "search": None,
-    "fetch": None,
-    "extract": None,
+    "search": "scripts.search",
+    "fetch": "scripts.fetch",
+    "extract": "scripts.extract",
     "validate": "scripts.validate_raw",
     "filter": "scripts.filter_dataset",
     "clean": "scripts.clean_dataset",
@@ -54,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="run.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", metavar="PROFILE.yaml", default=None,
-                   help="pipeline profile: a section per stage (default: profiles/demo.yaml)")
+                   help="pipeline profile: a section per stage (default: profiles/import-demo.yaml)")
     p.add_argument("--dataset-dir", metavar="DIR", default=None,
                    help="dataset folder (default: dataset/ in the repository)")
     p.add_argument("--only", action="append", metavar="STAGE", choices=STAGES, default=[],
@@ -101,6 +103,40 @@ def plan_stages(profile: dict, args: argparse.Namespace) -> list[str]:
     return plan
 
 
+def fill_placeholders(value, values: dict[str, str]):
+    """Replace `{name}` in every string of a profile value (nested lists/mappings) with values[name]."""
+    if isinstance(value, str):
+        for name, sub in values.items():
+            value = value.replace("{" + name + "}", sub)
+        return value
+    if isinstance(value, list):
+        return [fill_placeholders(v, values) for v in value]
+    if isinstance(value, dict):
+        return {k: fill_placeholders(v, values) for k, v in value.items()}
+    return value
+
+
+@contextmanager
+def demo_site_for(profile: dict) -> Iterator[dict]:
+    """Start the built-in demo website when the profile asks for it; yields the placeholder values."""
+    opts = profile.get("demo_site")
+    if not opts:
+        yield {}
+        return
+    if opts is True:
+        opts = {}
+    if not isinstance(opts, dict):
+        raise UserError("profile 'demo_site' must be true or a mapping of DemoSite settings")
+    from scraper.demo_site import DemoSite
+    try:
+        site = DemoSite(**opts)
+    except TypeError as e:
+        raise UserError(f"profile 'demo_site': {e}") from None
+    with site:
+        print(f"run.py: demo website at {site.base_url} (stopped at the end of the run)")
+        yield {"demo_site": site.base_url}
+
+
 def stage_config(module, stage: str, profile: dict, source: str):
     """Build a stage's config dataclass from its profile section."""
     cfg_cls = typing.get_type_hints(module.run)["cfg"]
@@ -116,7 +152,7 @@ def run_pipeline(argv: list[str] | None = None) -> int:
         paths = DatasetPaths.at(args.dataset_dir)
         plan = plan_stages(profile, args)
         modules = {s: importlib.import_module(STAGE_MODULES[s]) for s in plan}
-        configs = {s: stage_config(modules[s], s, profile, str(profile_path)) for s in plan}
+        configs = {s: stage_config(modules[s], s, profile, str(profile_path)) for s in plan}  # checks early
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)
         return 2
@@ -126,9 +162,12 @@ def run_pipeline(argv: list[str] | None = None) -> int:
             print(f"  {s}: {dumps_json(config_dict(configs[s]))}")
         return 0
     try:
-        with dataset_lock(paths):
+        with dataset_lock(paths), demo_site_for(profile if plan else {}) as placeholders:
+            if placeholders:
+                filled = fill_placeholders(profile, placeholders)
+                configs = {s: stage_config(modules[s], s, filled, str(profile_path)) for s in plan}
             code = run_stages(plan, modules, configs, paths, args.force)
-    except UserError as e:  # the lock is held by another run
+    except UserError as e:  # the lock is held by another run, or the demo site settings are wrong
         print(f"run.py: error: {e}", file=sys.stderr)
         return 2
     if code == 0 and not args.no_stats and paths.root.is_dir():

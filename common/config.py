@@ -21,8 +21,9 @@ import yaml
 # Stage names in pipeline order; run.py flags, profiles and later issues use exactly these.
 STAGES = ("import", "search", "fetch", "extract", "validate", "filter", "clean", "prepare",
           "train", "generate", "evaluate")
-# Top-level profile keys that are not pipeline stages: prose, the stage list, and the stats report's settings.
-PROFILE_KEYS = ("description", "stages", "stats")
+# Top-level profile keys that are not pipeline stages: prose, the stage list, the stats report's settings, and
+# the built-in demo website that run.py starts for the profile (its address fills "{demo_site}" in values).
+PROFILE_KEYS = ("description", "stages", "stats", "demo_site")
 
 
 class UserError(Exception):
