@@ -1,6 +1,6 @@
 """Run the pipeline: the stages of a profile, in order, each one line of time and counts.
 
-With no arguments it runs the built-in offline demo profile (`profiles/import-demo.yaml`): write the demo corpus into
+With no arguments it runs the built-in offline demo profile (`profiles/demo.yaml`): write the demo corpus into
 dataset/raw/demo/, then validate, filter, clean and prepare it, and print dataset statistics. Every stage is
 incremental, so running it again does no work unless something changed; a stage that fails stops the run with
 a one-line message and a non-zero exit code.
@@ -27,10 +27,10 @@ from typing import Iterator
 
 from common.cli import dataset_lock, format_counts, setup_logging
 from common.config import STAGES, StageFailed, UserError, build_config, config_dict, load_yaml, stage_section
-from common.fsio import dumps_json
+from common.fsio import dumps_json, read_json, write_json
 from common.paths import REPO_ROOT, DatasetPaths
 
-DEFAULT_PROFILE = REPO_ROOT / "profiles" / "import-demo.yaml"
+DEFAULT_PROFILE = REPO_ROOT / "profiles" / "demo.yaml"
 # Module of each stage; None marks stages that later work adds (they slot into the same order).
 STAGE_MODULES = {
     "import": "scripts.import_text",
@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="run.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", metavar="PROFILE.yaml", default=None,
-                   help="pipeline profile: a section per stage (default: profiles/import-demo.yaml)")
+                   help="pipeline profile: a section per stage (default: profiles/demo.yaml)")
     p.add_argument("--dataset-dir", metavar="DIR", default=None,
                    help="dataset folder (default: dataset/ in the repository)")
     p.add_argument("--only", action="append", metavar="STAGE", choices=STAGES, default=[],
@@ -117,8 +117,11 @@ def fill_placeholders(value, values: dict[str, str]):
 
 
 @contextmanager
-def demo_site_for(profile: dict) -> Iterator[dict]:
-    """Start the built-in demo website when the profile asks for it; yields the placeholder values."""
+def demo_site_for(profile: dict, paths: DatasetPaths) -> Iterator[dict]:
+    """Start the built-in demo website when the profile asks for it; yields the placeholder values.
+
+    The port is ephemeral, but the one used last time (remembered under metadata/) is tried first: page URLs
+    include the port, so keeping it lets a second run recognise every page as already fetched."""
     opts = profile.get("demo_site")
     if not opts:
         yield {}
@@ -128,13 +131,27 @@ def demo_site_for(profile: dict) -> Iterator[dict]:
     if not isinstance(opts, dict):
         raise UserError("profile 'demo_site' must be true or a mapping of DemoSite settings")
     from scraper.demo_site import DemoSite
+    port_file = paths.metadata / "demo_site_port.json"
+    last = (read_json(port_file) or {}).get("port") if "port" not in opts else None
+    site = None
+    for port in ([last] if isinstance(last, int) else []) + [opts.get("port", 0)]:
+        try:
+            site = DemoSite(**{**opts, "port": port}).start()
+            break
+        except (TypeError, ValueError) as e:
+            raise UserError(f"profile 'demo_site': {e}") from None
+        except OSError:
+            continue  # the remembered port is taken: fall back to a fresh one
+    if site is None:
+        raise UserError("could not start the demo website on 127.0.0.1")
+    port = site.port
     try:
-        site = DemoSite(**opts)
-    except TypeError as e:
-        raise UserError(f"profile 'demo_site': {e}") from None
-    with site:
         print(f"run.py: demo website at {site.base_url} (stopped at the end of the run)")
         yield {"demo_site": site.base_url}
+    finally:
+        site.stop()
+        if paths.root.is_dir():  # created by the first stage on a fresh dataset
+            write_json(port_file, {"port": port})
 
 
 def stage_config(module, stage: str, profile: dict, source: str):
@@ -162,7 +179,7 @@ def run_pipeline(argv: list[str] | None = None) -> int:
             print(f"  {s}: {dumps_json(config_dict(configs[s]))}")
         return 0
     try:
-        with dataset_lock(paths), demo_site_for(profile if plan else {}) as placeholders:
+        with dataset_lock(paths), demo_site_for(profile if plan else {}, paths) as placeholders:
             if placeholders:
                 filled = fill_placeholders(profile, placeholders)
                 configs = {s: stage_config(modules[s], s, filled, str(profile_path)) for s in plan}

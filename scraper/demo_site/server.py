@@ -253,7 +253,9 @@ class _Server(ThreadingHTTPServer):
     """A threading server that logs handler errors quietly instead of printing tracebacks to stderr."""
 
     daemon_threads = True
-    allow_reuse_address = False
+    # Rebind a port whose old connections linger in TIME_WAIT (run.py reuses the last run's port so page URLs
+    # stay the same); on Linux this never lets two servers listen on one port.
+    allow_reuse_address = True
     site: DemoSite
 
     def handle_error(self, request: Any, client_address: Any) -> None:

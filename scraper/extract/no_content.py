@@ -40,6 +40,12 @@ ERROR_TITLE = re.compile(r"\b(404|403|410|500|502|503)\b|page not found|not foun
 ERROR_TEXT = re.compile(r"\b(404|500)\b.{0,40}(not found|error)|page (you|you're|you are) looking for|"
                         r"page not found|internal server error|(does not|doesn't) exist", re.IGNORECASE)
 WALLS: tuple[tuple[str, re.Pattern], ...] = (
+    # App walls first: they usually also offer "log in to continue" as the way past them.
+    ("app_wall", re.compile(
+        r"(download|get|install) (the|our) (free )?app|open (this story )?in (the )?app|"
+        r"continue (reading )?in the app|read (this story |the full story |it )?in (the|our) app|"
+        r"available (only )?(on|in) the app|get it on google play|download on the app store|"
+        r"only available in (the|our) app", re.IGNORECASE)),
     ("login_wall", re.compile(
         r"\b(log ?in|sign ?in|register)\b.{0,30}\bto (continue|read|view|access|see|unlock|keep reading)|"
         r"you (must|need to) (be )?(logged|signed) ?in|members[- ]only|only (available )?(to|for) members|"
@@ -49,11 +55,6 @@ WALLS: tuple[tuple[str, re.Pattern], ...] = (
         r"to continue reading,? (please )?(subscribe|become a (member|subscriber))|become a (paid )?subscriber|"
         r"unlock (this|the full|the rest of( this)?) (story|chapter|article)|premium (content|story|members?)|"
         r"already a subscriber|start your (free )?trial|for paying (members|subscribers)", re.IGNORECASE)),
-    ("app_wall", re.compile(
-        r"(download|get|install) (the|our) (free )?app|open (this story )?in (the )?app|"
-        r"continue (reading )?in the app|read (this story |the full story |it )?in (the|our) app|"
-        r"available (only )?(on|in) the app|get it on google play|download on the app store|"
-        r"only available in (the|our) app", re.IGNORECASE)),
     ("consent_wall", re.compile(
         r"accept (all )?cookies|we (and our partners )?use cookies|cookie (settings|preferences|policy)|"
         r"manage (your )?(privacy|consent|cookie) (choices|settings|preferences)|before you continue|"
