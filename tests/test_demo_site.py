@@ -8,6 +8,7 @@ must be escaped.
 
 import http.client
 import json
+import os
 import re
 import shutil
 import signal
@@ -383,7 +384,7 @@ def find_chromium():
     return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="needs Playwright and a Chromium")
+@pytest.mark.skipif(find_chromium() is None and not os.environ.get("CI"), reason="needs Playwright and a Chromium")
 def test_js_pages_render_in_a_real_browser(site):
     from playwright.sync_api import sync_playwright
     truth = site.expected()
