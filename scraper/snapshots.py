@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
-from pathlib import Path
+import zlib
 from urllib.parse import urlsplit
 
 from common.fsio import atomic_write_bytes
@@ -65,6 +65,20 @@ def write_snapshot(paths: DatasetPaths, url: str, page: int, html: str) -> str:
     return rel
 
 
+class MissingSnapshot(Exception):
+    """A snapshot that is gone, unreadable, or named outside the dataset folder (one-line message)."""
+
+
 def read_snapshot(paths: DatasetPaths, rel: str) -> str:
-    """The HTML of a snapshot given its dataset-relative path (as stored in the manifest)."""
-    return decode_snapshot(Path(paths.root / rel).read_bytes())
+    """The HTML of a snapshot given its dataset-relative path (as stored in the manifest, so untrusted: a path
+    that leaves the dataset folder is refused). Raises MissingSnapshot when it cannot be used."""
+    root = paths.root.resolve()
+    path = (root / rel).resolve()
+    if root not in path.parents:
+        raise MissingSnapshot(f"snapshot path outside the dataset folder: {rel}")
+    try:
+        return decode_snapshot(path.read_bytes())
+    except FileNotFoundError:
+        raise MissingSnapshot(f"snapshot missing: {rel}") from None
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as e:
+        raise MissingSnapshot(f"snapshot unreadable: {rel} ({type(e).__name__})") from None

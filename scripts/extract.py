@@ -36,7 +36,8 @@ from common.ledger import write_manifest
 from common.paths import DatasetPaths
 from common.rawstore import RawStore
 from scraper.extract.readable import EXTRACTOR_NAME, EXTRACTOR_VERSION
-from scraper.extract.stage import MissingSnapshot, extract_entry, pending_entries, store_result
+from scraper.extract.stage import extract_entry, pending_entries, store_result
+from scraper.snapshots import MissingSnapshot
 from scraper.manifest import UrlManifest
 
 STAGE = "extract"

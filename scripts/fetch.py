@@ -29,13 +29,12 @@ from common.cli import stage_main
 from common.config import UserError, config_dict, opt
 from common.ledger import write_manifest
 from common.paths import DatasetPaths
+from scraper import DEFAULT_USER_AGENT
 from scraper.fetch.runner import FetchRun, due_entries, require_browser
 from scraper.manifest import UrlManifest
 
 STAGE = "fetch"
 FETCH_MODES = ("static", "browser", "auto")
-DEFAULT_USER_AGENT = ("miniature-memory/0.1 (story dataset builder; "
-                      "+https://github.com/miniature-memory/miniature-memory)")
 log = logging.getLogger("miniature_memory.fetch")
 
 

@@ -35,7 +35,7 @@ from common.config import StageFailed, UserError, config_dict, opt
 from common.ledger import write_manifest
 from common.paths import DatasetPaths
 from scraper.search.base import ProviderError
-from scraper.search.net import DEFAULT_USER_AGENT
+from scraper import DEFAULT_USER_AGENT
 from scraper.search.providers import PROVIDERS, search_into_manifest
 
 STAGE = "search"

@@ -233,11 +233,15 @@ def test_redirect_into_private_address_refused(server, monkeypatch):
     from scraper.search import net
     server.routes["/go"] = Reply(302, "", "text/plain", {"Location": "http://intranet.example/secret"})
     server.routes["/loop"] = Reply(302, "", "text/plain", {"Location": "/loop"})
-    monkeypatch.setattr(net, "non_public_address", lambda host: "10.1.2.3" if host == "intranet.example" else None)
+    # The safety check sees "localhost" as a public address (a fake resolver answer; requests still connects
+    # to the local test server) and the redirect target as a private one.
+    fake_dns = {"localhost": ["93.184.216.34"], "intranet.example": ["10.1.2.3"]}
+    monkeypatch.setattr(net, "resolve_host", lambda host: fake_dns[host])
+    url = server.url.replace("127.0.0.1", "localhost")
     session = net.make_session("test-bot/1.0")
     with pytest.raises(net.FetchError) as err:
-        net.fetch(session, server.url + "/go", max_bytes=1000, timeout=(2, 2), allow_private=False)
+        net.fetch(session, url + "/go", max_bytes=1000, timeout=(2, 2), allow_private=False)
     assert err.value.reason == "private_host" and "10.1.2.3" in str(err.value)
     with pytest.raises(net.FetchError) as err:
-        net.fetch(session, server.url + "/loop", max_bytes=1000, timeout=(2, 2), allow_private=False)
+        net.fetch(session, url + "/loop", max_bytes=1000, timeout=(2, 2), allow_private=False)
     assert err.value.reason == "redirects" and len(server.hits("/loop")) == net.MAX_REDIRECTS + 1

@@ -7,23 +7,17 @@ The stage script (scripts/extract.py) only loops over these.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
-import zlib
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from common.paths import DatasetPaths
 from common.rawstore import RawStore
 from scraper.extract.readable import EXTRACTOR_NAME, EXTRACTOR_VERSION, Extracted, extract_pages
 from scraper.manifest import UrlManifest, now_iso
+from scraper.snapshots import MissingSnapshot, read_snapshot
 
 STAGE = "extract"
-
-
-class MissingSnapshot(Exception):
-    """An entry's snapshot file is absent or unreadable; the message is the one-line reason."""
 
 
 def source_name(url: str) -> str:
@@ -58,20 +52,6 @@ def needs_extraction(entry: dict, reextract: bool) -> bool:
 def pending_entries(manifest: UrlManifest, reextract: bool) -> list[dict]:
     """Entries to extract, in manifest (discovery) order."""
     return [e for e in manifest.entries() if needs_extraction(e, reextract)]
-
-
-def read_snapshot(paths: DatasetPaths, rel: str) -> str:
-    """The HTML of one snapshot (a path relative to the dataset folder); MissingSnapshot when unusable."""
-    root = paths.root.resolve()
-    path = (root / rel).resolve()
-    if root not in path.parents:
-        raise MissingSnapshot(f"snapshot path outside the dataset folder: {rel}")
-    try:
-        return gzip.decompress(path.read_bytes()).decode("utf-8")
-    except FileNotFoundError:
-        raise MissingSnapshot(f"snapshot missing: {rel}") from None
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as e:
-        raise MissingSnapshot(f"snapshot unreadable: {rel} ({type(e).__name__})") from None
 
 
 def extract_entry(paths: DatasetPaths, entry: dict) -> Extracted:

@@ -5,22 +5,24 @@ the fetch stage, in a smaller form: only http(s); hosts that resolve to private,
 otherwise non-public addresses are refused unless `allow_private_hosts` (checked on every redirect hop,
 redirects followed by hand and bounded); bodies streamed and cut at a byte limit (after gzip/deflate decoding);
 connect/read timeouts; robots.txt per host with RFC 9309 semantics (4xx: everything allowed; 5xx or
-unreachable: everything disallowed) and its Crawl-delay. The full fetch-stage versions live in scraper/fetch/.
+unreachable: everything disallowed) and its Crawl-delay. The address and robots rules are the fetch stage's own
+(scraper/fetch/safety.py, scraper/fetch/robots.py); only the GET differs (any content type: sitemaps are XML).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-import urllib.robotparser
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 
+from scraper import DEFAULT_USER_AGENT
+from scraper.fetch import robots
+from scraper.fetch.errors import FetchFailed, FetchRejected
+from scraper.fetch.robots import product_token
+from scraper.fetch.safety import check_url, resolve_host
+
 # Identifies the bot and where to read about it; users running their own crawl should put their contact here.
-DEFAULT_USER_AGENT = ("miniature-memory/0.1 (story-corpus builder; "
-                      "+https://github.com/miniature-memory/miniature-memory)")
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
 ROBOTS_MAX_BYTES = 512_000  # RFC 9309 asks parsers to handle at least 500 KiB
@@ -55,35 +57,14 @@ def make_session(user_agent: str) -> requests.Session:
     return session
 
 
-def non_public_address(host: str) -> str | None:
-    """The first address `host` resolves to that is not public (private, loopback, link-local...), or None.
-
-    Raises FetchError("dns") when the name does not resolve at all.
-    """
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError, OSError) as e:
-        raise FetchError("dns", f"cannot resolve host {host!r} ({e})") from None
-    for info in infos:
-        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-            addr = addr.ipv4_mapped
-        if (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
-                or addr.is_reserved or addr.is_unspecified):
-            return str(addr)
-    return None
-
-
 def check_target(url: str, allow_private: bool) -> None:
-    """Refuse non-http(s) URLs and (unless allowed) hosts on non-public addresses."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError("bad_scheme", f"not an http(s) URL: {url[:200]}")
-    if not allow_private:
-        addr = non_public_address(parts.hostname)
-        if addr:
-            raise FetchError("private_host", f"refusing {parts.hostname}: it resolves to the non-public address "
-                                             f"{addr} (set allow_private_hosts: true for a local site)")
+    """Refuse non-http(s) URLs and (unless allowed) hosts on non-public addresses: the fetch stage's rules."""
+    try:
+        check_url(url, allow_private, resolve_host)
+    except FetchRejected as e:
+        raise FetchError(e.reason, str(e)) from None
+    except FetchFailed as e:
+        raise FetchError("dns", str(e)) from None
 
 
 def fetch(session: requests.Session, url: str, *, max_bytes: int, timeout: tuple[float, float],
@@ -137,46 +118,34 @@ def decode_body(body: bytes, charset: str | None) -> str:
 
 
 class RobotsRules:
-    """robots.txt verdicts per host (fetched once each, RFC 9309 status rules), for one user agent."""
+    """robots.txt verdicts per origin (fetched once each), parsed by the fetch stage's RFC 9309 rules."""
 
     def __init__(self, session: requests.Session, user_agent: str, timeout: tuple[float, float],
                  allow_private: bool):
         self.session = session
-        self.agent = (user_agent or DEFAULT_USER_AGENT).split("/", 1)[0].split()[0]  # product token
+        self.agent = product_token(user_agent or DEFAULT_USER_AGENT)
         self.timeout = timeout
         self.allow_private = allow_private
-        self._cache: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._cache: dict[str, robots.RobotsRules] = {}
 
-    def _parser(self, url: str) -> urllib.robotparser.RobotFileParser:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+    def _rules(self, url: str) -> robots.RobotsRules:
+        origin = robots.origin_of(url)
         if origin not in self._cache:
-            rp = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
             try:
                 got = fetch(self.session, origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES,
                             timeout=self.timeout, allow_private=self.allow_private)
-                if 200 <= got.status < 300:
-                    rp.parse(decode_body(got.body, got.charset or "utf-8").splitlines())
-                elif 400 <= got.status < 500:
-                    rp.allow_all = True  # no robots.txt (or forbidden to read it): no restrictions
-                else:
-                    rp.disallow_all = True  # server error: assume complete disallow (RFC 9309 2.3.1.4)
+                status, text = got.status, decode_body(got.body, got.charset or "utf-8")
             except FetchError as e:
-                if e.reason == "too_large":
-                    rp.allow_all = True  # a huge robots.txt is not a "no"; the fetch stage parses the first 500 KiB
-                else:
-                    rp.disallow_all = True  # unreachable: assume complete disallow, as for 5xx
-            self._cache[origin] = rp
+                # A huge robots.txt is not a "no" (the fetch stage parses its first 500 KiB); anything else
+                # unreachable counts as a complete disallow, like a 5xx (RFC 9309 2.3.1.4).
+                status, text = (404, "") if e.reason == "too_large" else (None, "")
+            self._cache[origin] = robots.rules_for_response(status, text, self.agent)
         return self._cache[origin]
 
     def allowed(self, url: str) -> bool:
         """May this bot fetch `url`?"""
-        return self._parser(url).can_fetch(self.agent, url)
+        return self._rules(url).allows(url)
 
     def crawl_delay(self, url: str) -> float:
         """The host's Crawl-delay for this bot in seconds (0 when none)."""
-        try:
-            delay = self._parser(url).crawl_delay(self.agent)
-        except (TypeError, ValueError):
-            return 0.0
-        return float(delay or 0)
+        return float(self._rules(url).crawl_delay or 0)
