@@ -21,9 +21,11 @@ import yaml
 # Stage names in pipeline order; run.py flags, profiles and later issues use exactly these.
 STAGES = ("import", "search", "fetch", "extract", "validate", "filter", "clean", "prepare",
           "train", "generate", "evaluate")
-# Top-level profile keys that are not pipeline stages: prose, the stage list, the stats report's settings, and
-# the built-in demo website that run.py starts for the profile (its address fills "{demo_site}" in values).
-PROFILE_KEYS = ("description", "stages", "stats", "demo_site")
+# Top-level profile keys that are not pipeline stages: prose, the stage list, tool sections (stats report, BPE
+# tokenizer training), and the demo website run.py starts for the profile (its address fills "{demo_site}").
+PROFILE_KEYS = ("description", "stages", "stats", "demo_site", "tokenizer")
+# Sections of tools that are not pipeline stages but read their settings from a profile too.
+TOOL_SECTIONS = ("stats", "tokenizer")
 
 
 class UserError(Exception):
@@ -128,7 +130,7 @@ def load_yaml(path: str | Path) -> dict:
 
 def is_profile(data: dict) -> bool:
     """A pipeline profile has stage sections as top-level keys (values that are mappings or null)."""
-    return any((k in STAGES or k == "stats") and (v is None or isinstance(v, dict)) for k, v in data.items())
+    return any((k in STAGES or k in TOOL_SECTIONS) and (v is None or isinstance(v, dict)) for k, v in data.items())
 
 
 def stage_section(data: dict, stage: str, source: str = "config") -> dict:

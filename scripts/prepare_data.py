@@ -13,13 +13,18 @@ Output format (version `training.data.PROCESSED_VERSION`), in processed/:
 - `train.bin`, `val.bin`: flat little-endian arrays (uint16 when vocab_size <= 65,535, else uint32), the ids of
   the matching .txt: `decode(bin) == txt`; every document is followed by id 0 (end of text). Read them with
   `training.data.open_tokens` (np.memmap).
-- `meta.json`: format and version, tokenizer (`CharTokenizer.to_dict()`), vocab_size, dtype, per-split docs /
+- `meta.json`: format and version, tokenizer (its `to_dict()`), vocab_size, dtype, per-split docs /
   chars (document characters, markers excluded) / tokens (markers included), per-source counts, val_fraction,
   split_salt, the inputs fingerprint (sha256 over item id + sha256 of each cleaned file) and output sizes.
 
-Token ids never move: the tokenizer starts from the previous meta.json and only appends new characters (in
-first-appearance order over documents in item order), so a corpus that grew by newer items gets the same ids
-incrementally or from scratch. `--force` re-encodes but keeps the ids; delete processed/ to renumber.
+Tokenizer (`tokenizer` setting): `char` (default), `byte` or `bpe`. With `char`, token ids never move: the
+tokenizer starts from the previous meta.json and only appends new characters (in first-appearance order over
+documents in item order), so a corpus that grew by newer items gets the same ids incrementally or from scratch.
+`--force` re-encodes but keeps the ids; delete processed/ to renumber. `byte` has 272 fixed ids. `bpe` reads the
+tokenizer JSON that `scripts/train_tokenizer.py` wrote (`tokenizer_file`, default
+`dataset/metadata/bpe_tokenizer.json`); its fingerprint is part of the run fingerprint, so a retrained tokenizer
+means every document is encoded again (and a model trained on the old ids cannot simply resume). Switching the
+tokenizer type starts afresh (a char vocabulary is rebuilt from scratch when switching back).
 
 One pass over the documents (after a hashing pass that decides whether there is work): each piece first extends
 the vocabulary, then is encoded, so ids are what a separate vocabulary pass would give; the token files start in
@@ -54,10 +59,10 @@ from common.fsio import read_json
 from common.ledger import write_manifest
 from common.paths import DatasetPaths
 from common.rawstore import list_items
-from scripts.prepare_io import (OUTPUT_NAMES, SplitWriters, cleanup_temp_files, commit_outputs, iter_pieces,
-                                strip_markers)
+from scripts.prepare_io import (OUTPUT_NAMES, PENDING_META, SplitWriters, cleanup_temp_files, commit_outputs,
+                                iter_pieces, strip_markers, tokenizer_file)
 from training.data import META_NAME, PROCESSED_FORMAT, PROCESSED_VERSION, SPLITS, token_dtype
-from training.tokenizer import EOT, CharTokenizer
+from training.tokenizer import EOT, TOKENIZER_TYPES, CharTokenizer, Tokenizer
 
 STAGE = "prepare"
 log = logging.getLogger("miniature_memory.prepare")
@@ -69,6 +74,9 @@ class PrepareConfig:
     # windows of a few hundred characters for a steady validation loss, while training keeps 90%.
     val_fraction: float = opt(0.1, "share of documents held out for validation, chosen by a hash of the item id")
     split_salt: str = opt("split-v1", "salt of the split hash; changing it reshuffles which documents are val")
+    tokenizer: str = opt("char", "char (grows with the data), byte (272 fixed ids) or bpe (scripts/train_tokenizer.py)")
+    tokenizer_file: str = opt("", "bpe only: the tokenizer JSON; empty = metadata/bpe_tokenizer.json of the dataset; "
+                                  "a relative path is taken from the dataset folder")
 
 
 def list_cleaned_items(paths: DatasetPaths) -> list[str]:
@@ -99,26 +107,53 @@ def inputs_fingerprint(paths: DatasetPaths, items: list[str]) -> str:
     return fp.hexdigest()
 
 
-def run_fingerprint(cfg: "PrepareConfig", inputs_fp: str) -> str:
-    """What decides whether the outputs are current: inputs, split settings and output format."""
-    blob = f"{PROCESSED_VERSION}\n{cfg.val_fraction!r}\n{cfg.split_salt}\n{inputs_fp}".encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()
+def run_fingerprint(cfg: "PrepareConfig", inputs_fp: str, tok: Tokenizer | None = None) -> str:
+    """What decides whether the outputs are current: inputs, split settings, output format and (byte, bpe) the
+    tokenizer. A char tokenizer is derived from the inputs, so it adds nothing (fingerprints of older runs hold)."""
+    blob = f"{PROCESSED_VERSION}\n{cfg.val_fraction!r}\n{cfg.split_salt}\n{inputs_fp}"
+    if cfg.tokenizer != "char" and tok is not None:
+        blob += f"\n{cfg.tokenizer}\n{tok.fingerprint}"
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def load_base_tokenizer(processed: Path) -> tuple[CharTokenizer, dict | None]:
-    """The tokenizer to extend (previous meta.json, else a pending one from a killed run, else empty)."""
-    for name in (META_NAME, f".{META_NAME}.pending"):
+def load_fixed_tokenizer(paths: DatasetPaths, cfg: PrepareConfig) -> Tokenizer:
+    """The byte tokenizer, or the BPE tokenizer from its JSON file (UserError when missing or unreadable)."""
+    from training.bpe import BPETokenizer, ByteTokenizer
+    if cfg.tokenizer == "byte":
+        return ByteTokenizer()
+    path = tokenizer_file(paths, cfg.tokenizer_file)
+    try:
+        return BPETokenizer.from_file(path)
+    except FileNotFoundError:
+        raise UserError(f"no BPE tokenizer at {path}: run scripts/train_tokenizer.py first "
+                        f"(or set tokenizer_file)") from None
+    except (ValueError, OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: {e}") from None
+
+
+def load_base_tokenizer(paths: DatasetPaths, cfg: PrepareConfig) -> tuple[Tokenizer, dict | None]:
+    """The tokenizer to use and the previous meta.json (None when missing). char: the previous char tokenizer
+    to extend (meta.json, else the pending meta of a killed run, else empty); byte, bpe: fixed ones."""
+    processed = paths.processed
+    for name in (META_NAME, PENDING_META):
         try:
             meta = read_json(processed / name)
         except ValueError:
             meta = None  # unreadable: ignored (meta.json is only ever replaced atomically)
             log.warning(f"ignored unreadable {processed / name}")
         if isinstance(meta, dict) and meta.get("format") == PROCESSED_FORMAT:
+            old_meta = meta if name == META_NAME else None
+            if cfg.tokenizer != "char":
+                return load_fixed_tokenizer(paths, cfg), old_meta
+            previous = meta.get("tokenizer")
+            if isinstance(previous, dict) and previous.get("type") not in (None, "char"):
+                log.info(f"tokenizer changes from {previous.get('type')} to char: new ids from scratch")
+                return CharTokenizer(), old_meta
             try:
-                return CharTokenizer.from_dict(meta.get("tokenizer")), (meta if name == META_NAME else None)
+                return CharTokenizer.from_dict(previous), old_meta
             except ValueError as e:
                 raise UserError(f"{processed / name}: {e}; delete {processed} to rebuild from scratch") from None
-    return CharTokenizer(), None
+    return (CharTokenizer() if cfg.tokenizer == "char" else load_fixed_tokenizer(paths, cfg)), None
 
 
 def outputs_current(processed: Path, meta: dict | None, fingerprint: str) -> bool:
@@ -133,7 +168,7 @@ def outputs_current(processed: Path, meta: dict | None, fingerprint: str) -> boo
     return True
 
 
-def write_splits(paths: DatasetPaths, items: list[str], tok: CharTokenizer, cfg: PrepareConfig) -> dict:
+def write_splits(paths: DatasetPaths, items: list[str], tok: Tokenizer, cfg: PrepareConfig) -> dict:
     """Stream every document into the temp outputs, extending the vocabulary as new characters appear (ids are
     the same as from a separate vocabulary pass: first appearance in item order). Returns counts, per-source
     stats and the fingerprint of the inputs as read."""
@@ -183,17 +218,19 @@ def run(cfg: PrepareConfig, paths: DatasetPaths, force: bool = False) -> dict:
     """Write processed/ from cleaned/ (no work when inputs and config are unchanged); returns counts."""
     if not 0.0 <= cfg.val_fraction <= 1.0:
         raise UserError(f"val_fraction must be between 0 and 1, got {cfg.val_fraction}")
+    if cfg.tokenizer not in TOKENIZER_TYPES:
+        raise UserError(f"tokenizer must be one of {', '.join(TOKENIZER_TYPES)}, got {cfg.tokenizer!r}")
     require_dataset(paths)
     items = list_cleaned_items(paths)
     if not items:
         raise UserError(f"no cleaned documents under {paths.cleaned}: run the clean stage first")
     paths.processed.mkdir(parents=True, exist_ok=True)
-    tok, old_meta = load_base_tokenizer(paths.processed)
+    tok, old_meta = load_base_tokenizer(paths, cfg)
     try:
         inputs_fp = inputs_fingerprint(paths, items)
     except FileNotFoundError as e:
         raise StageFailed(f"cleaned file vanished while prepare was running ({e.filename}); re-run") from None
-    fingerprint = run_fingerprint(cfg, inputs_fp)
+    fingerprint = run_fingerprint(cfg, inputs_fp, tok)
     if not force and outputs_current(paths.processed, old_meta, fingerprint):
         cleanup_temp_files(paths.processed, pending_too=True)
         counts = counts_of(old_meta, 0, True)

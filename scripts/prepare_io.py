@@ -15,10 +15,12 @@ import numpy as np
 
 from common.config import StageFailed
 from common.fsio import fsync_dir, write_json
+from common.paths import DatasetPaths
 from training.data import META_NAME, SPLITS, bin_name, token_dtype, txt_name
-from training.tokenizer import EOT, EOT_ID, CharTokenizer
+from training.tokenizer import EOT, EOT_ID, Tokenizer
 
 OUTPUT_NAMES = tuple(txt_name(s) for s in SPLITS) + tuple(bin_name(s) for s in SPLITS)
+BPE_FILE_NAME = "bpe_tokenizer.json"  # default place of the BPE tokenizer, under metadata/
 PENDING_META = f".{META_NAME}.pending"  # the next meta.json, written before any output is replaced
 PIECE_BYTES = 1 << 20  # bytes read at a time; a piece holds about this much text (memory stays flat)
 MAX_CARRY_CHARS = 4 * PIECE_BYTES  # past this without a newline, cut anywhere the tokenizer allows
@@ -29,9 +31,19 @@ def temp_path(processed: Path, name: str) -> Path:
     return processed / f".{name}.tmp"
 
 
-def iter_pieces(path: Path, tok: CharTokenizer, hasher=None) -> Iterator[str]:
-    """The text of a UTF-8 file in pieces that encode exactly like the whole text (cut after a newline, or
-    where `tok.safe_cut` allows in a very long line); `hasher.update` sees every byte."""
+def tokenizer_file(paths: DatasetPaths, value: str) -> Path:
+    """Where the BPE tokenizer JSON is: `value` (absolute, ~, or relative to the dataset folder), or
+    `metadata/bpe_tokenizer.json` of the dataset when empty."""
+    if not value:
+        return paths.metadata / BPE_FILE_NAME
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else paths.root / p
+
+
+def iter_pieces(path: Path, tok: Tokenizer, hasher=None) -> Iterator[str]:
+    """The text of a UTF-8 file in pieces that encode exactly like the whole text (cut after a newline that is
+    followed by another character, so newline runs stay whole for BPE, or where `tok.safe_cut` allows in a very
+    long line); `hasher.update` sees every byte. `tok` only needs a `safe_cut(text) -> int`."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     carry = ""
     try:
@@ -40,7 +52,7 @@ def iter_pieces(path: Path, tok: CharTokenizer, hasher=None) -> Iterator[str]:
                 if hasher is not None:
                     hasher.update(block)
                 text = carry + decoder.decode(block)
-                cut = text.rfind("\n") + 1
+                cut = text.rstrip("\n").rfind("\n") + 1
                 if cut == 0 and len(text) > MAX_CARRY_CHARS:
                     cut = tok.safe_cut(text)
                 if cut == 0:

@@ -14,7 +14,7 @@ import numpy as np
 
 from common.config import UserError
 from common.fsio import read_json
-from training.tokenizer import CharTokenizer
+from training.tokenizer import Tokenizer, tokenizer_from_dict
 
 PROCESSED_FORMAT = "miniature-memory/processed"
 PROCESSED_VERSION = 1
@@ -53,10 +53,13 @@ def load_meta(processed_dir: str | Path) -> dict:
     return meta
 
 
-def load_tokenizer(processed_dir: str | Path, meta: dict | None = None) -> CharTokenizer:
-    """The tokenizer the token files were written with."""
+def load_tokenizer(processed_dir: str | Path, meta: dict | None = None) -> Tokenizer:
+    """The tokenizer the token files were written with (CharTokenizer, ByteTokenizer or BPETokenizer)."""
     meta = meta or load_meta(processed_dir)
-    return CharTokenizer.from_dict(meta["tokenizer"])
+    try:
+        return tokenizer_from_dict(meta.get("tokenizer"))
+    except ValueError as e:
+        raise UserError(f"{Path(processed_dir) / META_NAME}: {e}; re-run the prepare stage") from None
 
 
 def open_tokens(processed_dir: str | Path, split: str, meta: dict | None = None) -> np.ndarray:

@@ -15,11 +15,17 @@ through a numpy lookup table indexed by Unicode code point (UTF-32): hundreds of
 Unknown characters: `errors="strict"` (default) raises `UnknownCharError` naming them; `errors="ignore"`
 drops them (for user prompts at generation time). Special strings never contain a line break, so a long text
 may be encoded in pieces cut after any newline (or at `safe_cut`) with the same result as encoding it whole.
+
+Three tokenizers share one interface (`Tokenizer` below) and the same 16 specials at ids 0..15: this char
+tokenizer (grows), `training.bpe.ByteTokenizer` (256 byte ids, fixed) and `training.bpe.BPETokenizer` (trained by
+`scripts/train_tokenizer.py`, fixed). `tokenizer_from_dict` rebuilds any of them from its `to_dict()`.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+import hashlib
+import json
+from typing import Iterable, Protocol
 
 import numpy as np
 
@@ -35,6 +41,7 @@ SPECIAL_TOKENS: tuple[str, ...] = (
 EOT_ID = 0
 ENCODE_BLOCK = 1 << 18  # code points looked up per numpy call (keeps temporaries in the CPU cache)
 SCENE_BREAK_ID = 1
+TOKENIZER_TYPES = ("char", "byte", "bpe")  # the "type" field of to_dict(); also PrepareConfig.tokenizer
 
 
 class UnknownCharError(ValueError):
@@ -227,10 +234,23 @@ class CharTokenizer:
         return self.specials[i] if i < NUM_SPECIAL else self.chars[i - NUM_SPECIAL]
 
     # ------------------------------------------------------------------ persistence
+    grows = True  # add_chars may add ids (byte and BPE tokenizers never grow)
+
+    @property
+    def fingerprint(self) -> str:
+        """Short hash of everything that decides the ids (changes whenever a character is added)."""
+        return description_fingerprint(self.to_dict())
+
+    def extends(self, old: object) -> bool:
+        """True when every id of tokenizer `old` means the same string here (same specials, old chars first)."""
+        return (isinstance(old, CharTokenizer) and old.specials == self.specials
+                and self.chars[: len(old.chars)] == old.chars)
+
     def to_dict(self) -> dict:
         """JSON-able description (travels inside meta.json and checkpoints)."""
-        return {"type": TOKENIZER_TYPE, "version": TOKENIZER_VERSION, "specials": list(self.specials),
-                "chars": list(self.chars)}
+        d = {"type": TOKENIZER_TYPE, "version": TOKENIZER_VERSION, "specials": list(self.specials),
+             "chars": list(self.chars)}
+        return {**d, "fingerprint": description_fingerprint(d)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "CharTokenizer":
@@ -249,6 +269,8 @@ class CharTokenizer:
         tok = cls(specials=d.get("specials", SPECIAL_TOKENS))
         for c in chars:
             tok._append(c)
+        if "fingerprint" in d and d["fingerprint"] != tok.fingerprint:
+            raise ValueError("char tokenizer description does not match its fingerprint (edited or damaged)")
         return tok
 
     def __eq__(self, other: object) -> bool:
@@ -256,3 +278,42 @@ class CharTokenizer:
 
     def __repr__(self) -> str:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+# ---------------------------------------------------------------------- the common interface
+class Tokenizer(Protocol):
+    """What every tokenizer offers (CharTokenizer, training.bpe.ByteTokenizer, training.bpe.BPETokenizer)."""
+
+    specials: tuple[str, ...]  # the 16 special strings, id i = specials[i]
+    grows: bool  # whether add_chars can add ids (char only)
+
+    @property
+    def vocab_size(self) -> int: ...  # valid ids are 0..vocab_size-1
+    @property
+    def eot_id(self) -> int: ...  # always 0 (EOT_ID)
+    @property
+    def fingerprint(self) -> str: ...  # short hash of what decides the ids; also in to_dict()
+    def encode(self, text: str, errors: str = "strict") -> np.ndarray: ...  # int32 ids, specials as one id
+    def decode(self, ids: Iterable[int] | np.ndarray) -> str: ...
+    def id_to_string(self, i: int) -> str: ...
+    def add_chars(self, text: str, skip_specials: bool = True) -> int: ...  # new ids added (0 unless char)
+    def safe_cut(self, text: str) -> int: ...  # a cut point where encoding in two pieces = encoding whole
+    def extends(self, old: object) -> bool: ...  # every id of `old` means the same string here
+    def to_dict(self) -> dict: ...  # JSON-able, with "type" in TOKENIZER_TYPES and "fingerprint"
+
+
+def description_fingerprint(d: dict) -> str:
+    """Short stable hash of a tokenizer description (its to_dict() without the fingerprint itself)."""
+    blob = json.dumps({k: v for k, v in d.items() if k != "fingerprint"}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def tokenizer_from_dict(d: dict) -> Tokenizer:
+    """Rebuild a tokenizer of any type from its `to_dict()`; ValueError when it cannot be read."""
+    kind = d.get("type") if isinstance(d, dict) else None
+    if kind == "char":
+        return CharTokenizer.from_dict(d)
+    if kind in ("byte", "bpe"):
+        from training.bpe import BPETokenizer, ByteTokenizer  # BPE needs the `tokenizers` library: load on use
+        return (ByteTokenizer if kind == "byte" else BPETokenizer).from_dict(d)
+    raise ValueError(f"unknown tokenizer type {kind!r} (known: {', '.join(TOKENIZER_TYPES)})")
