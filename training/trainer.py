@@ -1,0 +1,260 @@
+"""The Trainer of `training/train.py`: set up (fresh or resumed), one optimizer step, evaluation, checkpoint.
+
+Bit-for-bit resume rests on four things: checkpoints are taken only between optimizer steps; they carry every
+RNG state (torch, the batch sampler's generator, CUDA, numpy, Python) and the AdamW state; the batch sampler is
+a seeded torch.Generator over the memory-mapped tokens (nothing depends on wall time or file order); the learning
+rate is a pure function of the step. Evaluation uses its own fixed windows and never touches those generators.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from common.config import UserError, config_dict
+from common.paths import DatasetPaths
+from training.checkpoint import (BEST, LAST, checkpoint_rng, link_best, load_checkpoint, model_state_dict,
+                                 restore_optimizer, save_checkpoint)
+from training.data import load_meta, open_tokens
+from training.model import estimate_memory_mb
+from training.train_setup import (build_model, check_config, check_resume_shape, eval_starts, make_optimizer,
+                                  model_config, padded_vocab, sample_windows, to_device)
+from training.train_utils import (DTYPES, Dist, autocast_dtype, check_memory,
+                                  check_tokenizer_growth, configure_backends, current_rss_mb, default_max_ram_mb,
+                                  default_threads, lr_at, pick_device, python_numpy_rng, seed_all,
+                                  set_malloc_mmap_threshold,
+                                  set_python_numpy_rng, trim_metrics)
+
+log = logging.getLogger("miniature_memory.train")
+METRICS, PLOT = "metrics.jsonl", "loss_curve.png"
+EVAL_SEED_OFFSET = 7_777_777   # eval windows: seed + this (independent of the training generators)
+
+
+class Trainer:
+    """One training run's state: everything is set up in __init__; `training.train_loop.run_loop` drives it."""
+
+    def __init__(self, cfg, paths: DatasetPaths, out_dir: Path, dist: Dist):
+        check_config(cfg)
+        self.cfg, self.dist, self.out_dir = cfg, dist, out_dir
+        set_malloc_mmap_threshold(cfg.malloc_mmap_mb)
+        self.threads = cfg.threads or default_threads()
+        torch.set_num_threads(self.threads)
+        self.device = pick_device(cfg.device, dist)
+        configure_backends(self.device)
+        self.amp_dtype = autocast_dtype(cfg.dtype, self.device)
+        self.meta = load_meta(paths.processed)
+        self.data = {s: open_tokens(paths.processed, s, self.meta) for s in ("train", "val")}
+        if len(self.data["train"]) < cfg.block_size + 1:
+            raise UserError(f"only {len(self.data['train']):,} training tokens, fewer than block_size + 1 = "
+                            f"{cfg.block_size + 1}: add data or lower block_size")
+        self.last, self.best = out_dir / LAST, out_dir / BEST
+        self.metrics_path = out_dir / METRICS
+        if cfg.init == "scratch" and dist.is_main:
+            for p in (self.last, self.best, self.metrics_path, out_dir / PLOT):
+                if p.exists():
+                    log.info(f"train: --init scratch: removing {p}")
+                    p.unlink()
+        if dist.is_main and out_dir.is_dir():
+            for tmp in out_dir.glob(".*.tmp"):  # left by a run killed while writing a checkpoint or plot
+                tmp.unlink(missing_ok=True)
+        ckpt = load_checkpoint(self.last) if cfg.init == "resume" and self.last.is_file() else None
+        self._setup_model(ckpt)
+        del ckpt  # drops the memory-mapped checkpoint before training allocates activations
+
+    # ------------------------------------------------------------------------------------------- setup
+    def _setup_model(self, ckpt) -> None:
+        cfg, dist = self.cfg, self.dist
+        data_vocab = self.meta["vocab_size"]
+        self.new_ids, self.data_changed = 0, False
+        if ckpt is not None:
+            st = ckpt.state
+            model_vocab = st["model_config"]["vocab_size"]
+            mcfg = model_config(cfg, model_vocab)
+            check_resume_shape(st["model_config"], mcfg, ckpt.path)
+            self.new_ids = check_tokenizer_growth(st["tokenizer"], self.meta["tokenizer"])
+            self.data_changed = st["data"].get("fingerprint") != self.meta.get("fingerprint")
+        else:
+            st, model_vocab = {}, padded_vocab(data_vocab, cfg.vocab_multiple)
+            mcfg = model_config(cfg, model_vocab)
+        final_vocab = max(model_vocab, padded_vocab(data_vocab, cfg.vocab_multiple))
+        self.estimate = estimate_memory_mb(model_config(cfg, final_vocab), cfg.batch_size)
+        self.baseline_mb = current_rss_mb()
+        self._memory_guard()
+
+        model = build_model(mcfg, cfg.seed)
+        if ckpt is not None:
+            model.load_state_dict(model_state_dict(ckpt))
+        if final_vocab > model_vocab:
+            model.resize_vocab(final_vocab, seed=cfg.seed)
+            log.info(f"train: vocabulary grew {model_vocab:,} -> {final_vocab:,} ids: new embedding rows added, "
+                     f"old rows kept")
+        self.model = model.to(device=self.device)
+        if cfg.param_dtype != "float32":  # parameters only: the rotary tables stay float32
+            for p in self.model.parameters():
+                p.data = p.data.to(DTYPES[cfg.param_dtype])
+        self.named_params = dict(self.model.named_parameters())
+        self.optimizer = make_optimizer(self.model, cfg, self.device)
+        use_scaler = self.device.type == "cuda" and self.amp_dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
+        self.gen = torch.Generator().manual_seed(cfg.seed * 1_000 + 17 + dist.rank)  # batch sampler
+        seed_all(cfg.seed + dist.rank)  # dropout and anything else drawing from the global generators
+        self.step = int(st.get("step", 0))
+        self.tokens_seen = int(st.get("tokens_seen", 0))
+        self.elapsed_s = float(st.get("elapsed_s", 0.0))
+        self.best_loss = st.get("best_loss")
+        self.best_step = st.get("best_step")
+        self.resumed = ckpt is not None
+        if ckpt is not None:
+            restore_optimizer(self.optimizer, self.named_params, ckpt)
+            if use_scaler and st.get("scaler"):
+                self.scaler.load_state_dict(st["scaler"])
+            self._restore_rng(ckpt)
+            if dist.is_main:
+                trim_metrics(self.metrics_path, self.step)
+
+        self.fwd_model = torch.compile(self.model) if cfg.compile else self.model
+        self.train_model = self.fwd_model
+        if dist.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = DDP(self.fwd_model, device_ids=ids)
+
+    def _memory_guard(self) -> None:
+        est, cfg = self.estimate, self.cfg
+        if self.device.type == "cpu":
+            limit = cfg.max_ram_mb or default_max_ram_mb()
+            self.est_total = check_memory(est, self.baseline_mb, limit, explicit=bool(cfg.max_ram_mb))
+            self.limit_mb = limit
+        else:
+            self.est_total, self.limit_mb = est["total"] + self.baseline_mb, None  # device memory: no factor
+            if self.device.type == "cuda":
+                free, _ = torch.cuda.mem_get_info(self.device)
+                if est["total"] > free / 2**20:  # fp32 estimate: autocast and grad_checkpoint use less, so warn only
+                    log.warning(f"train: the float32 estimate ({est['total']:,.0f} MB) exceeds the GPU's free "
+                                f"memory ({free / 2**20:,.0f} MB); lower batch_size if it runs out")
+
+    def _restore_rng(self, ckpt) -> None:
+        rank = self.dist.rank
+        saved_torch, saved_batch = checkpoint_rng(ckpt, "torch", rank), checkpoint_rng(ckpt, "batch", rank)
+        if saved_torch is None or saved_batch is None:
+            log.warning(f"train: the checkpoint has no RNG state for rank {rank} (saved by "
+                        f"{ckpt.state.get('world_size')} processes): this rank re-seeds, so the run is not "
+                        f"bit-identical to an uninterrupted one")
+            self.gen.manual_seed(self.cfg.seed * 1_000 + 17 + rank + 7919 * self.step)
+            return
+        torch.set_rng_state(saved_torch)
+        self.gen.set_state(saved_batch)
+        saved_cuda = checkpoint_rng(ckpt, "cuda", rank)
+        if self.device.type == "cuda" and saved_cuda is not None:
+            torch.cuda.set_rng_state(saved_cuda, self.device)
+        set_python_numpy_rng(ckpt.state["rng"])
+        if ckpt.state.get("threads") != self.threads and self.dist.is_main:
+            log.warning(f"train: the checkpoint was written with {ckpt.state.get('threads')} threads, this run "
+                        f"uses {self.threads}: results may differ in the last bits from an uninterrupted run")
+
+    # ------------------------------------------------------------------------------------------- pieces
+    def autocast(self):
+        if self.amp_dtype == torch.float32:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    @property
+    def tokens_per_step(self) -> int:
+        c = self.cfg
+        return c.batch_size * c.grad_accum * c.block_size * self.dist.world
+
+    def train_step(self) -> float:
+        """One optimizer step over grad_accum micro-batches; returns the mean micro-batch loss."""
+        cfg, model = self.cfg, self.train_model
+        model.train()
+        total = 0.0
+        for micro in range(cfg.grad_accum):
+            x, y = to_device(sample_windows(self.data["train"], cfg.batch_size, cfg.block_size, self.gen),
+                             self.device)
+            last = micro == cfg.grad_accum - 1
+            sync = nullcontext() if last or self.dist.world == 1 else model.no_sync()
+            with sync:
+                with self.autocast():
+                    _, loss = model(x, y)
+                self.scaler.scale(loss / cfg.grad_accum).backward()
+            total += loss.item()
+        if cfg.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        lr = self.lr()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total / cfg.grad_accum
+
+    def lr(self) -> float:
+        c = self.cfg
+        return lr_at(self.step, c.lr, c.min_lr, c.warmup_iters, c.lr_decay_iters or c.max_iters)
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Mean loss over the fixed evaluation windows of each split (None for a split shorter than a window);
+        the windows are shared out among DDP ranks and the sums all-reduced."""
+        cfg, out = self.cfg, {}
+        self.fwd_model.eval()
+        for split, data in self.data.items():
+            if len(data) < cfg.block_size + 1:
+                out[split] = None
+                continue
+            starts = eval_starts(len(data), cfg.eval_iters, cfg.batch_size, cfg.block_size,
+                                 cfg.seed + EVAL_SEED_OFFSET)
+            acc = torch.zeros(2, dtype=torch.float64)
+            for i in range(self.dist.rank, cfg.eval_iters, self.dist.world):
+                rows = torch.stack([torch.from_numpy(data[s: s + cfg.block_size + 1].astype("int64"))
+                                    for s in starts[i].tolist()])
+                x, y = to_device(rows, self.device)
+                with self.autocast():
+                    _, loss = self.fwd_model(x, y)
+                acc += torch.tensor([loss.item(), 1.0], dtype=torch.float64)
+            if self.dist.world > 1:
+                acc = self._all_reduce(acc)
+            out[split] = float(acc[0] / acc[1])
+        return out
+
+    def _all_reduce(self, t: torch.Tensor, op=None) -> torch.Tensor:
+        import torch.distributed as tdist
+        dev = self.device if self.device.type == "cuda" else torch.device("cpu")
+        t = t.to(dev)
+        tdist.all_reduce(t, op=op or tdist.ReduceOp.SUM)
+        return t.cpu()
+
+    def rng_tensors(self) -> dict[str, torch.Tensor]:
+        """Every rank's generator states, stacked [world, n] (a collective: all ranks call it)."""
+        local = {"torch": torch.get_rng_state(), "batch": self.gen.get_state()}
+        if self.device.type == "cuda":
+            local["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.dist.world == 1:
+            return {k: v.unsqueeze(0) for k, v in local.items()}
+        import torch.distributed as tdist
+        gathered: list = [None] * self.dist.world
+        tdist.all_gather_object(gathered, local)
+        return {k: torch.stack([g[k] for g in gathered]) for k in local}
+
+    def save(self, best: bool) -> None:
+        """Write the last checkpoint (and point best at it); every rank calls this, rank 0 writes."""
+        rng = self.rng_tensors()
+        if not self.dist.is_main:
+            return
+        state = {"step": self.step, "tokens_seen": self.tokens_seen, "elapsed_s": round(self.elapsed_s, 3),
+                 "best_loss": self.best_loss, "best_step": self.best_step, "lr": self.lr(),
+                 "config": config_dict(self.cfg), "model_config": self.model.cfg.to_dict(),
+                 "tokenizer": self.meta["tokenizer"], "data_vocab_size": self.meta["vocab_size"],
+                 "data": {"fingerprint": self.meta.get("fingerprint"),
+                          "inputs_fingerprint": self.meta.get("inputs_fingerprint"),
+                          "train_tokens": len(self.data["train"]), "val_tokens": len(self.data["val"])},
+                 "world_size": self.dist.world, "threads": self.threads, "rng": python_numpy_rng(),
+                 "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                 "torch_version": torch.__version__}
+        save_checkpoint(self.last, self.model, self.optimizer, self.named_params, rng, state)
+        if best:
+            link_best(self.last, self.best)
