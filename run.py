@@ -41,7 +41,7 @@ STAGE_MODULES = {
     "filter": "scripts.filter_dataset",
     "clean": "scripts.clean_dataset",
     "prepare": "scripts.prepare_data",
-    "train": None,
+    "train": "training.train",
     "generate": None,
     "evaluate": None,
 }

@@ -184,7 +184,8 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
         tp, _ = _base_type(_field_types(cls)[f.name])
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        help_text = f"{f.metadata.get('help', '')} (default: {default!r})".strip()
+        # argparse %-formats help strings: a literal '%' in a help text or default must be doubled.
+        help_text = f"{f.metadata.get('help', '')} (default: {default!r})".strip().replace("%", "%%")
         kwargs: dict[str, Any] = {"dest": f"cfg__{f.name}", "default": argparse.SUPPRESS, "help": help_text}
         if tp is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
