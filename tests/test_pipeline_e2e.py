@@ -217,7 +217,7 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
     assert "Traceback" not in res.stderr
 
     stages = tmp_path / "stages.yaml"
-    stages.write_text("stages: [import, train]\nimport: {demo: true}\n")
+    stages.write_text("stages: [import, generate]\nimport: {demo: true}\n")
     res = run_py("--config", str(stages))
     assert res.returncode == 2 and "not available yet" in res.stderr
 
