@@ -72,8 +72,12 @@ def build_parser(prog: str, doc: str | None, cfg_cls: type,
 
 
 def stage_main(stage: str, cfg_cls: type, run: Callable[..., dict], argv: list[str] | None,
-               doc: str | None, prog: str, positional: str | None = None) -> int:
-    """Parse argv, resolve the config, call `run`, print a summary; return the exit code."""
+               doc: str | None, prog: str, positional: str | None = None,
+               finalize: Callable[[Any], Any] | None = None, primary: bool = True) -> int:
+    """Parse argv, resolve the config, call `run`, print a summary; return the exit code.
+
+    `finalize` post-processes the resolved config (train.py applies its preset). `primary=False` (the other
+    ranks of a torchrun launch) runs without taking the dataset lock and without printing the summary."""
     parser = build_parser(prog, doc, cfg_cls, positional)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
@@ -82,12 +86,17 @@ def stage_main(stage: str, cfg_cls: type, run: Callable[..., dict], argv: list[s
         if positional and args.positional:
             overrides[positional] = list(overrides.get(positional, [])) + list(args.positional)
         cfg = resolve_config(cfg_cls, stage, args.config, overrides)
+        if finalize:
+            cfg = finalize(cfg)
         paths = DatasetPaths.at(args.dataset_dir)
         if args.dry_run:
             print(f"{prog}: dry run; dataset: {paths.root}")
             print(dumps_json(config_dict(cfg)))
             return 0
         start = time.monotonic()
+        if not primary:
+            run(cfg, paths, force=args.force)
+            return 0
         with dataset_lock(paths):
             counts: dict[str, Any] = run(cfg, paths, force=args.force)
         print(f"{stage}: {format_counts(counts)} ({time.monotonic() - start:.1f} s)")

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 HASH_CHUNK = 1 << 20  # bytes read at a time when hashing a file
 
@@ -32,21 +32,27 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via temp file + fsync + rename: readers see the old or the new file, never a mix."""
+def atomic_write_via(path: Path, write: Callable[[Path], None]) -> None:
+    """Let `write` fill a temp file beside `path`, then fsync and rename it into place (for writers that want a
+    file name, like safetensors): readers see the old or the new file, never a mix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        write(Path(tmp))
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via temp file + fsync + rename: readers see the old or the new file, never a mix."""
+    atomic_write_via(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

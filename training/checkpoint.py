@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from common.config import UserError
-from common.fsio import fsync_dir
+from common.fsio import atomic_write_via, fsync_dir
 
 CKPT_FORMAT = "miniature-memory/checkpoint"
 CKPT_VERSION = 1
@@ -82,18 +81,8 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     tensors.update(optimizer_tensors(optimizer, named_params))
     tensors.update({f"rng/{k}": v.detach().to("cpu").contiguous() for k, v in rng.items()})
     meta = {"format": CKPT_FORMAT, "version": CKPT_VERSION, **state, "aliases": aliases}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"state": json.dumps(meta, sort_keys=True, ensure_ascii=False)})
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    header = {"state": json.dumps(meta, sort_keys=True, ensure_ascii=False)}
+    atomic_write_via(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
 
 
 def link_best(last: Path, best: Path) -> None:

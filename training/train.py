@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run
 
 import dataclasses
 import os
-import time
 from dataclasses import dataclass
 
 from common.config import UserError, build_config, load_yaml, opt
@@ -172,37 +171,9 @@ def is_main_process() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from common.cli import build_parser, dataset_lock, format_counts, setup_logging
-    from common.config import StageFailed, config_dict, flag_overrides, resolve_config
-    from common.fsio import dumps_json
-    parser = build_parser("train.py", __doc__, TrainConfig)
-    args = parser.parse_args(argv)
-    setup_logging(args.verbose)
-    prog = "train.py"
-    try:
-        cfg = apply_preset(resolve_config(TrainConfig, STAGE, args.config, flag_overrides(args)))
-        paths = DatasetPaths.at(args.dataset_dir)
-        if args.dry_run:
-            print(f"{prog}: dry run; dataset: {paths.root}; out dir: {out_dir_of(cfg)}")
-            print(dumps_json(config_dict(cfg)))
-            return 0
-        start = time.monotonic()
-        if is_main_process():
-            with dataset_lock(paths):
-                counts = run(cfg, paths, force=args.force)
-            print(f"{STAGE}: {format_counts(counts)} ({time.monotonic() - start:.1f} s)")
-        else:
-            run(cfg, paths, force=args.force)
-        return 0
-    except UserError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    except StageFailed as e:
-        print(f"{prog}: failed: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; re-run to continue from the last checkpoint", file=sys.stderr)
-        return 130
+    from common.cli import stage_main
+    return stage_main(STAGE, TrainConfig, run, argv, __doc__, "train.py", finalize=apply_preset,
+                      primary=is_main_process())
 
 
 if __name__ == "__main__":
