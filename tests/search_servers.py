@@ -15,6 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+
+from common.paths import DatasetPaths
+
 
 @dataclass
 class Reply:
@@ -97,3 +101,16 @@ class FakeServer:
 
     def hits(self, path: str) -> list[Seen]:
         return [r for r in self.requests if r.path == path]
+
+
+@pytest.fixture
+def server():
+    """A fake HTTP server on 127.0.0.1 for one test."""
+    with FakeServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def paths(tmp_path):
+    """A fresh dataset folder."""
+    return DatasetPaths.at(tmp_path / "ds")

@@ -7,22 +7,10 @@ import pytest
 
 from common.config import StageFailed, UserError
 from common.fsio import read_json
-from common.paths import DatasetPaths
 from scraper.manifest import MANIFEST_NAME, UrlManifest
 from scraper.search.base import DomainRules, http_url, read_urls_file
 from scripts import search as stage
-from tests.search_servers import FakeServer, Reply, json_reply
-
-
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def paths(tmp_path):
-    return DatasetPaths.at(tmp_path / "ds")
+from tests.search_servers import Reply, json_reply
 
 
 def cfg(**kw) -> stage.SearchConfig:

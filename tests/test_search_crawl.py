@@ -7,7 +7,6 @@ import time
 import pytest
 
 from common.config import StageFailed, UserError
-from common.paths import DatasetPaths
 from scraper.manifest import UrlManifest
 from scraper.search.crawl import extract_links
 from scraper.search.sitemap import SitemapError, parse_sitemap
@@ -15,17 +14,6 @@ from scripts import search as stage
 from tests.search_servers import FakeServer, Reply, html_page, xml_reply
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
-
-
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def paths(tmp_path):
-    return DatasetPaths.at(tmp_path / "ds")
 
 
 def cfg(**kw) -> stage.SearchConfig:
