@@ -141,17 +141,31 @@ def test_memory_estimate_monotonic():
 
 
 MEASURE = """
-import resource, sys, torch
+import os, sys, threading, time, torch
 from training.model import GPT, ModelConfig
 torch.set_num_threads(1)
+PAGE = os.sysconf("SC_PAGE_SIZE")
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE / 2**20
 cfg = ModelConfig(vocab_size=65, block_size=128, n_layer=4, n_head=4, n_embd=128)
 model = GPT(cfg)
 tiny = torch.zeros(1, 1, dtype=torch.long)
 model(tiny, tiny)[1].backward()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 x = torch.randint(0, 65, (32, 128))
+# Current RSS sampled during the step (ru_maxrss is a high-water mark: an earlier peak can hide this one).
+peak, done = [0.0], threading.Event()
+def sample():
+    while not done.is_set():
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.0005)
+before = rss()
+t = threading.Thread(target=sample)
+t.start()
 model(x, x)[1].backward()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+done.set()
+t.join()
+print(max(peak[0], rss()) - before)
 """
 
 
