@@ -106,15 +106,24 @@ def coerce(key: str, value: Any, tp: Any) -> Any:
     return value
 
 
+def read_user_file(path: str | Path, what: str) -> bytes:
+    """Bytes of a file the user named (config, policy, URL list...); missing or unreadable: one-line UserError."""
+    p = Path(path).expanduser()
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{what} not found: {p}") from None
+    except OSError as e:
+        raise UserError(f"cannot read {what} {p}: {e.strerror or e}") from None
+
+
 def load_yaml(path: str | Path) -> dict:
     """Read a YAML mapping; missing file, bad syntax or a non-mapping top level is a one-line UserError."""
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"config file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read config file {p}: {e}") from None
+        text = read_user_file(p, "config file").decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"cannot read config file {p}: not UTF-8 ({e.reason} at byte {e.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

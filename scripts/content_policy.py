@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from common.config import UserError
+from common.config import UserError, read_user_file
 from scripts.text_heuristics import KEEP, Verdict
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "content_policy.default.yaml"
@@ -145,12 +145,7 @@ def parse_policy(data, source: str) -> tuple[Rule, ...]:
 def load_policy(path: str | Path | None = None) -> Policy:
     """Read and check a rule file (the default set when `path` is empty)."""
     p = Path(path).expanduser().resolve() if path else DEFAULT_POLICY
-    try:
-        blob = p.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"policy file not found: {p}") from None
-    except OSError as e:
-        raise UserError(f"cannot read policy file {p}: {e.strerror}") from None
+    blob = read_user_file(p, "policy file")
     try:
         data = yaml.safe_load(blob.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:

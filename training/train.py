@@ -35,6 +35,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+from common.cli import stage_main
 from common.config import UserError, build_config, load_yaml, opt
 from common.paths import TRAINING_OUT_DIR, DatasetPaths
 from training.model import ModelConfig
@@ -171,7 +172,6 @@ def is_main_process() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from common.cli import stage_main
     return stage_main(STAGE, TrainConfig, run, argv, __doc__, "train.py", finalize=apply_preset,
                       primary=is_main_process())
 

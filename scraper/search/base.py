@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator, Protocol
 from urllib.parse import urlsplit
 
-from common.config import UserError
+from common.config import UserError, read_user_file
 from scraper.manifest import UrlManifest, canonical_url
 
 log = logging.getLogger("miniature_memory.search")
@@ -104,11 +104,9 @@ def read_urls_file(path: str | Path, keep_invalid: bool = False) -> list[str]:
     """
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"urls file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read urls file {p}: {one_line(str(e))}") from None
+        text = read_user_file(p, "urls file").decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"cannot read urls file {p}: not UTF-8 ({e.reason} at byte {e.start})") from None
     out = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = COMMENT.sub("", line).strip()  # a '#' inside a URL (fragment) is not a comment
