@@ -192,18 +192,20 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     for f in dataclasses.fields(cls):
         tp, _ = _base_type(_field_types(cls)[f.name])
         flag = "--" + f.name.replace("_", "-")
+        # nanoGPT spells its flags in snake_case (--max_iters): accept that spelling too, listed after the kebab-case one.
+        flags = [flag] + (["--" + f.name] if "_" in f.name else [])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         # argparse %-formats help strings: a literal '%' in a help text or default must be doubled.
         help_text = f"{f.metadata.get('help', '')} (default: {default!r})".strip().replace("%", "%%")
         kwargs: dict[str, Any] = {"dest": f"cfg__{f.name}", "default": argparse.SUPPRESS, "help": help_text}
         if tp is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+            group.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
         elif typing.get_origin(tp) is list:
-            group.add_argument(flag, action="append", metavar="VALUE", **kwargs)
+            group.add_argument(*flags, action="append", metavar="VALUE", **kwargs)
         elif typing.get_origin(tp) is dict:
             continue  # mappings are set in YAML only
         else:
-            group.add_argument(flag, metavar=tp.__name__.upper() if hasattr(tp, "__name__") else "VALUE",
+            group.add_argument(*flags, metavar=tp.__name__.upper() if hasattr(tp, "__name__") else "VALUE",
                                **kwargs)
 
 

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATASET_DIR = REPO_ROOT / "dataset"
 TRAINING_OUT_DIR = REPO_ROOT / "training" / "out"
+# Environment overrides of the two defaults above (read at call time), e.g. a notebook keeping its checkpoints on
+# a mounted Google Drive, or a test running the documented commands in a temporary folder.
+DATASET_ENV, OUT_ENV = "MINIATURE_MEMORY_DATASET", "MINIATURE_MEMORY_OUT"
+
+
+def default_dataset_dir() -> Path:
+    """The dataset folder used when none is given: $MINIATURE_MEMORY_DATASET, else dataset/ in the repository."""
+    env = os.environ.get(DATASET_ENV)
+    return Path(env).expanduser().resolve() if env else DEFAULT_DATASET_DIR
+
+
+def training_out_dir() -> Path:
+    """Root of the training output folders: $MINIATURE_MEMORY_OUT, else training/out/ in the repository."""
+    env = os.environ.get(OUT_ENV)
+    return Path(env).expanduser().resolve() if env else TRAINING_OUT_DIR
+
+
 # Team-provided public-domain text beside the checkout, for tests and benchmarks only (the product never needs it).
 SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 
@@ -20,8 +38,8 @@ class DatasetPaths:
 
     @classmethod
     def at(cls, root: str | Path | None) -> "DatasetPaths":
-        """Paths for `root` (default: the repo's dataset/); relative paths are taken from the working directory."""
-        return cls(Path(root).expanduser().resolve() if root else DEFAULT_DATASET_DIR)
+        """Paths for `root` (default: `default_dataset_dir()`); relative paths are taken from the working directory."""
+        return cls(Path(root).expanduser().resolve() if root else default_dataset_dir())
 
     @property
     def raw(self) -> Path:

@@ -181,3 +181,33 @@ def test_rejections_are_rewritten_and_stale_reasons_removed(tmp_path):
     assert json.loads(lines[1])["evidence"] == {"chars": 3}
     write_rejections(paths, "filter", decisions[2:])
     assert not (paths.rejected / "too_short").exists()
+
+
+def test_environment_overrides_default_folders(tmp_path, monkeypatch):
+    from common import paths
+    monkeypatch.delenv(paths.DATASET_ENV, raising=False)
+    monkeypatch.delenv(paths.OUT_ENV, raising=False)
+    assert paths.DatasetPaths.at(None).root == paths.DEFAULT_DATASET_DIR
+    assert paths.training_out_dir() == paths.TRAINING_OUT_DIR
+    monkeypatch.setenv(paths.DATASET_ENV, str(tmp_path / "ds"))
+    monkeypatch.setenv(paths.OUT_ENV, str(tmp_path / "out"))
+    assert paths.DatasetPaths.at(None).root == tmp_path / "ds"
+    assert paths.DatasetPaths.at(tmp_path / "other").root == tmp_path / "other"  # an explicit folder wins
+    assert paths.training_out_dir() == tmp_path / "out"
+
+
+def test_snake_case_flags_are_accepted_like_nanogpt(tmp_path):
+    import argparse
+    from dataclasses import dataclass
+    from common.config import add_config_flags, flag_overrides, opt
+
+    @dataclass
+    class Cfg:
+        max_new_tokens: int = opt(5, "how many")
+        stop_at_eot: bool = opt(True, "stop")
+
+    p = argparse.ArgumentParser()
+    add_config_flags(p, Cfg)
+    assert flag_overrides(p.parse_args(["--max_new_tokens", "7", "--no-stop-at-eot"])) == \
+        {"max_new_tokens": "7", "stop_at_eot": False}
+    assert flag_overrides(p.parse_args(["--max-new-tokens", "9"])) == {"max_new_tokens": "9"}

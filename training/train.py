@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from common.cli import stage_main
 from common.config import UserError, build_config, load_yaml, opt
-from common.paths import TRAINING_OUT_DIR, DatasetPaths
+from common.paths import DatasetPaths, training_out_dir
 from training.model import ModelConfig
 
 STAGE = "train"
@@ -155,7 +155,7 @@ def out_dir_of(cfg: TrainConfig) -> Path:
     """Where checkpoints and logs go."""
     if cfg.out_dir:
         return Path(cfg.out_dir).expanduser().resolve()
-    return TRAINING_OUT_DIR / (cfg.name or Path(cfg.preset).stem or "default")
+    return training_out_dir() / (cfg.name or Path(cfg.preset).stem or "default")
 
 
 def run(cfg: TrainConfig, paths: DatasetPaths, force: bool = False) -> dict:
