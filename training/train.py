@@ -100,8 +100,9 @@ class TrainConfig:
     threads: int = opt(0, "CPU threads for torch (0 = all cores this process may use); keep it fixed to "
                           "resume bit-for-bit")
     device: str = opt("auto", "'auto' (cuda when available), 'cuda', 'cuda:N' or 'cpu'")
-    dtype: str = opt("auto", "autocast dtype: 'auto' (bfloat16 on CUDA, fp16 where bf16 is missing, float32 "
-                             "on CPU), 'float32', 'bfloat16', 'float16'")
+    dtype: str = opt("auto", "autocast dtype: 'auto' (CUDA: bfloat16, fp16 where bf16 is missing; CPU: bfloat16 "
+                             "where the cores multiply it natively (AVX512-BF16/AMX), else float32), 'float32', "
+                             "'bfloat16', 'float16'")
     param_dtype: str = opt("float32", "dtype of weights and AdamW state: 'float32' or 'bfloat16' (halves "
                                       "their memory; used by the 1.3B GPU preset)")
     compile: bool = opt(False, "torch.compile the model (GPU: faster after a warm-up of a minute or so)")

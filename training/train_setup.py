@@ -75,8 +75,13 @@ def make_optimizer(model: torch.nn.Module, cfg, device: torch.device) -> torch.o
             continue
         (decay if p.dim() >= 2 and id(p) not in embeddings else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    extra = {"fused": True} if device.type == "cuda" else {}
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=1e-8, **extra)
+    # fused: one kernel per parameter group (CUDA, and CPU since torch 2.4) instead of torch's foreach loops
+    if device.type in ("cuda", "cpu"):
+        try:
+            return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=1e-8, fused=True)
+        except (RuntimeError, ValueError):  # a torch without the fused CPU kernel
+            pass
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=1e-8)
 
 
 def sample_windows(data: np.ndarray, n: int, block_size: int, gen: torch.Generator) -> torch.Tensor:

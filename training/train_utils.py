@@ -68,7 +68,15 @@ def set_malloc_mmap_threshold(mb: float) -> bool:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MB)."""
+    """Peak resident memory of this process so far (MB): VmHWM on Linux, which starts afresh at exec; ru_maxrss,
+    the fallback elsewhere, keeps across exec the peak of the process that spawned this one (a test runner's)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
@@ -137,14 +145,27 @@ def pick_device(pref: str, dist: Dist) -> torch.device:
 
 
 def autocast_dtype(pref: str, device: torch.device) -> torch.dtype:
-    """The compute dtype: bf16 on CUDA cards that have it, fp16 on older ones, float32 on the CPU."""
+    """The compute dtype: bf16 on CUDA cards that have it, fp16 on older ones; on the CPU bf16 where the cores
+    multiply bf16 natively (AVX512-BF16 or AMX: matmuls ~2x faster, measured 1.4-1.6x per training step at
+    nanoGPT's CPU-recipe shape with equal loss per step), else float32 (emulated bf16 would be slower)."""
     if pref == "auto":
+        if device.type == "cpu":
+            return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
         if device.type != "cuda":
             return torch.float32
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if pref not in DTYPES:
         raise UserError(f"dtype must be 'auto' or one of {', '.join(DTYPES)}, not {pref!r}")
     return DTYPES[pref]
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU has bf16 dot-product instructions (AVX512-BF16 or AMX tiles) that torch can use."""
+    cpu = getattr(torch, "cpu", None)
+    try:
+        return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
+    except AttributeError:  # older torch without these probes: keep float32
+        return False
 
 
 def setup_distributed(device_pref: str) -> Dist:
@@ -165,10 +186,13 @@ def setup_distributed(device_pref: str) -> Dist:
 
 
 def configure_backends(device: torch.device) -> None:
-    """TF32 matmuls and convolutions on CUDA (free speed on Ampere and later, no effect elsewhere)."""
+    """TF32 matmuls and convolutions on CUDA (free speed on Ampere and later, no effect elsewhere). On the CPU,
+    denormal floats are flushed to zero: zero-initialised projections and small AdamW moments produce them, and
+    each one costs ~100 cycles in elementwise kernels (measured 4x slower relu^2/mul ops at the tiny preset)."""
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    torch.set_flush_denormal(True)  # CPU-side math (the whole model on a CPU); a no-op where unsupported
 
 
 def default_threads() -> int:
