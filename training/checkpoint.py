@@ -22,6 +22,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from safetensors import safe_open
@@ -144,6 +145,23 @@ def load_checkpoint(path: Path) -> Checkpoint:
     except Exception as e:
         raise UserError(f"{path} is damaged ({type(e).__name__}: {e}); delete it to start over") from None
     return Checkpoint(path, tensors, state)
+
+
+def iter_model_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name without `model/`, tensor) for each stored model tensor, one at a time, each an independent copy: the
+    file is mapped only while one tensor is read (a mapping keeps every page read through it resident until it
+    is closed), so a caller that converts tensors as they come (quantise, cast, transpose) holds at most one of
+    them beyond its result. Call `read_state` first: it checks the container. Tied aliases are not repeated."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            keys = [k for k in f.keys() if k.startswith("model/")]
+        for key in keys:
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                t = f.get_tensor(key).clone()
+            yield key[len("model/"):], t
+    except Exception as e:
+        raise UserError(f"{path} is damaged ({type(e).__name__}: {e}); delete it to start over") from None
 
 
 def model_state_dict(ckpt: Checkpoint) -> dict[str, torch.Tensor]:

@@ -1,0 +1,152 @@
+"""Generation speed, memory and the val-loss cost of each weight format, side by side in one run.
+
+1. Speed and memory use the `small` preset's shape (6 x 384, 6 heads, block 256, ~10.7M parameters) with RANDOMLY
+   INITIALISED weights (residual projections not zeroed, so every layer computes): speed and memory do not depend
+   on what the weights learned. The reference is a nanoGPT-style `sample.py` loop written here: no KV cache, the
+   context cropped to block_size and re-run in full for every token. Ours is `scripts/generate.py`, each dtype in a
+   fresh subprocess (so peak RSS is its own): tokens/s overall, ms per token at tokens 500 and 5,000 (mean of the
+   100 tokens ending there), peak RSS for the whole run.
+2. The val-loss change per dtype uses a tiny model (4 x 128, block 128) trained here for `--train-seconds` on
+   `../shared/data/tinyshakespeare.txt` (first 90% train, last 10% val), saved as a real checkpoint and loaded by
+   `training.inference.load_model` in each dtype: mean cross-entropy over fixed val windows.
+
+Numbers are noisy when other processes share the 2 cores (compare within one run); under contention 2 torch
+threads can collapse, so try `--threads 1` too.
+
+**Usage:**
+    python bench/generate.py                       # 5,000 tokens per dtype, 2 threads, 60 s of training
+    python bench/generate.py --threads 1 --tokens 2000 --train-seconds 30
+"""
+
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402
+
+import argparse
+import json
+import math
+import subprocess
+import tempfile
+import time
+
+import torch
+
+from common.paths import REPO_ROOT, SHARED_DATA_DIR
+from training.checkpoint import save_checkpoint
+from training.inference import load_model
+from training.model import GPT, ModelConfig
+from training.tokenizer import CharTokenizer
+
+DTYPES = ("fp32", "int8", "bf16", "fp16")
+
+
+def write_checkpoint(path: Path, model: GPT, tok: CharTokenizer) -> Path:
+    state = {"step": 0, "model_config": model.cfg.to_dict(), "tokenizer": tok.to_dict(), "config": {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, model, torch.optim.AdamW(model.parameters()), dict(model.named_parameters()), {}, state)
+    return path
+
+
+def reference_tokens_per_s(model: GPT, n_tokens: int) -> float:
+    """nanoGPT's sample.py loop: crop to block_size, full forward, sample from the last position."""
+    bs, g = model.cfg.block_size, torch.Generator().manual_seed(0)
+    idx = torch.randint(16, model.cfg.vocab_size, (1, bs), generator=g)  # context already full (steady state)
+    with torch.no_grad():
+        start = time.perf_counter()
+        for _ in range(n_tokens):
+            logits, _ = model(idx[:, -bs:])
+            probs = torch.softmax(logits[:, -1, :] / 0.8, dim=-1)
+            idx = torch.cat((idx, torch.multinomial(probs, 1, generator=g)), dim=1)
+        return n_tokens / (time.perf_counter() - start)
+
+
+def ours(ckpt: Path, dtype: str, tokens: int, threads: int, out: Path) -> dict:
+    stats = out / f"stats_{dtype}.json"
+    cmd = [sys.executable, str(REPO_ROOT / "scripts" / "generate.py"), "--checkpoint", str(ckpt), "--dtype", dtype,
+           "--max-new-tokens", str(tokens), "--no-stop-at-eot", "--threads", str(threads), "--stats-json", str(stats)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return json.loads(stats.read_text())
+
+
+def train_tiny(text: str, seconds: float) -> tuple[GPT, CharTokenizer, torch.Tensor]:
+    """A 4 x 128 char model trained for `seconds` (AdamW 2e-3, batch 16 x 128); returns it and the val ids."""
+    tok = CharTokenizer(sorted(set(text)))
+    ids = torch.from_numpy(tok.encode(text).astype("int64"))
+    cut = int(len(ids) * 0.9)
+    train, val = ids[:cut], ids[cut:]
+    torch.manual_seed(1337)
+    model = GPT(ModelConfig(vocab_size=tok.vocab_size, block_size=128, n_layer=4, n_head=4, n_embd=128))
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    g, end, steps = torch.Generator().manual_seed(0), time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        starts = torch.randint(0, len(train) - 129, (16,), generator=g)
+        batch = torch.stack([train[s:s + 129] for s in starts])
+        _, loss = model(batch[:, :-1], batch[:, 1:])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        steps += 1
+    print(f"tiny model: {steps} steps in {seconds:.0f} s, last train loss {loss.item():.3f}")
+    return model, tok, val
+
+
+def val_loss(model: GPT, val: torch.Tensor, windows: int = 64) -> float:
+    bs = model.cfg.block_size
+    starts = torch.linspace(0, len(val) - bs - 2, windows).long()
+    total = 0.0
+    with torch.no_grad():
+        for chunk in starts.split(16):
+            batch = torch.stack([val[s:s + bs + 1] for s in chunk])
+            logits, _ = model(batch[:, :-1])
+            total += torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten(),
+                                                       reduction="sum").item()
+    return total / (windows * bs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokens", type=int, default=5000, help="tokens generated per dtype")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reference-tokens", type=int, default=40, help="tokens timed for the no-cache reference")
+    ap.add_argument("--train-seconds", type=float, default=60.0)
+    ap.add_argument("--dtypes", default=",".join(DTYPES))
+    args = ap.parse_args(argv)
+    dtypes = args.dtypes.split(",")
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        tok = CharTokenizer("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'\"-\n0123456789")
+        torch.manual_seed(0)
+        small = GPT(ModelConfig(vocab_size=tok.vocab_size, block_size=256, n_layer=6, n_head=6, n_embd=384,
+                                zero_init_proj=False)).eval()
+        ckpt = write_checkpoint(out / "small" / "last.safetensors", small, tok)
+        print(f"small preset shape, random weights: {small.num_params():,} params, {args.threads} threads")
+        ref = reference_tokens_per_s(small, args.reference_tokens)
+        del small
+        print(f"{'':24}{'tokens/s':>10}{'vs ref':>8}{'ms@500':>9}{'ms@5000':>9}{'5000/500':>10}{'peak RSS MB':>13}")
+        print(f"{'reference (no cache)':24}{ref:>10.1f}{1.0:>8.2f}{'':>9}{'':>9}{'':>10}{'':>13}")
+        for dt in dtypes:
+            s = ours(ckpt, dt, args.tokens, args.threads, out)
+            ms = s["per_token_ms"]
+            a, b = ms.get("500"), ms.get("5000")
+            ratio = f"{b / a:.2f}" if a and b else "-"
+            print(f"{'ours ' + dt:24}{s['tokens_per_s']:>10.1f}{s['tokens_per_s'] / ref:>8.1f}"
+                  f"{a if a else '-':>9}{b if b else '-':>9}{ratio:>10}{s['peak_rss_mb']:>13.0f}")
+        data = SHARED_DATA_DIR / "tinyshakespeare.txt"
+        if not data.is_file():
+            print(f"{data} missing: val-loss deltas skipped")
+            return 0
+        model, tok, val = train_tiny(data.read_text(encoding="utf-8"), args.train_seconds)
+        tiny = write_checkpoint(out / "tiny" / "last.safetensors", model.eval(), tok)
+        base = None
+        print(f"{'dtype':8}{'val loss':>10}{'change':>10}")
+        for dt in dtypes:
+            loss = val_loss(load_model(tiny, dt).model, val)
+            base = loss if base is None else base
+            print(f"{dt:8}{loss:>10.4f}{loss - base:>+10.4f}")
+            assert math.isfinite(loss)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

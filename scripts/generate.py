@@ -1,0 +1,188 @@
+"""Write a story with a trained checkpoint: KV-cached sampling on the CPU, as long as you like.
+
+Loads only the model tensors of a checkpoint (default: the newest `training/out/*/last.safetensors`), encodes the
+prompt with the tokenizer stored in the checkpoint, and samples token by token (`training.inference`): a KV cache
+of block_size slots, a sliding window past the block (cost and memory per token stay flat), temperature, top-k,
+top-p, a repetition penalty over a window of recent tokens, and weight-only int8 or fp16/bf16 weights. Same seed,
+checkpoint, flags (and thread count): the same text, byte for byte.
+
+The story goes to stdout (the prompt, then the continuation; samples separated by a line of dashes); tokens/s
+and peak RSS go to stderr, and with `--stats-json` to a JSON file: tokens, tokens_per_s, peak_rss_mb, and the
+mean ms per token over the 100 tokens ending at tokens 100, 500, 1000, 2000, 5000 (those reached).
+
+**Reads:** the checkpoint; `--prompt-file` if given. Nothing under dataset/.
+**Writes:** stdout; `--out-file` and `--stats-json` if given.
+**Usage:**
+    python scripts/generate.py --max_new_tokens 500
+    python scripts/generate.py --prompt "Once upon a time" --stream --dtype int8 --seed 7
+    python scripts/generate.py --checkpoint training/out/small --num-samples 3 --temperature 0.7 --top-k 40
+"""
+
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from common.cli import stage_main
+from common.config import UserError, opt, read_user_file
+from common.fsio import atomic_write_bytes, dumps_json
+from common.paths import DatasetPaths
+from training.inference import LoadedModel, SampleConfig, find_checkpoint, generate_ids, load_model
+from training.train_utils import peak_rss_mb
+from training.train_utils import set_malloc_mmap_threshold
+
+STAGE = "generate"
+STAT_POSITIONS = (100, 500, 1000, 2000, 5000, 10000)  # per-token timings reported at these token counts
+STAT_SPAN = 100  # ... as the mean over the tokens (STAT_SPAN of them) ending there
+SEPARATOR = "\n" + "-" * 15 + "\n"
+
+
+@dataclass
+class GenerateConfig:
+    checkpoint: str = opt("", "checkpoint file, its folder or a run name under training/out/ "
+                              "(default: the newest training/out/*/last.safetensors)")
+    prompt: str = opt("", "text the story starts with (default: a fresh document)")
+    prompt_file: str = opt("", "read the prompt from this UTF-8 file instead")
+    max_new_tokens: int = opt(500, "tokens to generate per sample (no limit at block_size)")
+    temperature: float = opt(0.8, "sampling temperature (0 = greedy)")
+    top_k: int = opt(0, "sample among the k most likely tokens only (0 = off)")
+    top_p: float = opt(0.95, "nucleus sampling: the smallest set of tokens holding this probability (1 = off)")
+    repetition_penalty: float = opt(1.1, "divide the logits of recently used tokens by this (1 = off)")
+    repetition_window: int = opt(256, "how many recent tokens the repetition penalty looks at")
+    pinned: int = opt(0, "keep the first N prompt tokens in view past the block (e.g. a title or summary)")
+    seed: int = opt(1337, "random seed (sample i uses seed + i)")
+    num_samples: int = opt(1, "how many samples to write")
+    stop_at_eot: bool = opt(True, "stop a sample at <|endoftext|>")
+    stream: bool = opt(False, "print tokens as they are generated")
+    dtype: str = opt("fp32", "weights: fp32, bf16, fp16 or int8 (weight-only, per-channel scales)")
+    device: str = opt("cpu", "cpu, cuda or cuda:N")
+    threads: int = opt(0, "CPU threads for torch (0 = torch's default: all cores)")
+    out_file: str = opt("", "also write the text to this file")
+    stats_json: str = opt("", "write tokens, tokens/s, peak RSS and per-token timings to this JSON file")
+
+
+def sample_config(cfg: GenerateConfig) -> SampleConfig:
+    """The sampling settings of a GenerateConfig; UserError on out-of-range values."""
+    if cfg.temperature < 0:
+        raise UserError(f"temperature must be >= 0 (got {cfg.temperature})")
+    if not 0 < cfg.top_p <= 1:
+        raise UserError(f"top_p must be in (0, 1] (got {cfg.top_p})")
+    if cfg.repetition_penalty <= 0 or cfg.top_k < 0 or cfg.repetition_window < 0:
+        raise UserError("repetition_penalty must be > 0; top_k and repetition_window >= 0")
+    return SampleConfig(cfg.temperature, cfg.top_k, cfg.top_p, cfg.repetition_penalty, cfg.repetition_window,
+                        cfg.stop_at_eot)
+
+
+def read_prompt(cfg: GenerateConfig) -> str:
+    if cfg.prompt and cfg.prompt_file:
+        raise UserError("give --prompt or --prompt-file, not both")
+    if cfg.prompt_file:
+        try:
+            return read_user_file(cfg.prompt_file, "prompt file").decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"prompt file {cfg.prompt_file} is not UTF-8") from None
+    return cfg.prompt
+
+
+class Pieces:
+    """Turns ids into text as they come: holds back ids whose text is not complete yet (a byte-level tokenizer
+    can split a character over several ids)."""
+
+    def __init__(self, tokenizer):
+        self.tok, self.pending = tokenizer, []
+
+    def push(self, token: int) -> str:
+        self.pending.append(token)
+        text = self.tok.decode(self.pending)
+        if text.endswith("\ufffd") and len(self.pending) < 4:
+            return ""
+        self.pending = []
+        return text
+
+    def flush(self) -> str:
+        text, self.pending = self.tok.decode(self.pending) if self.pending else "", []
+        return text
+
+
+def generate_sample(lm: LoadedModel, prompt_ids: list[int], cfg: GenerateConfig, seed: int, out,
+                    timings: dict) -> tuple[list[int], float]:
+    """One sample: its new ids and the seconds spent generating them; streams to `out` when cfg.stream.
+    `timings` gets {position: mean ms per token over the STAT_SPAN tokens ending there}."""
+    marks: dict[int, float] = {}  # filled below; position 0 = the start
+    pieces, ids = Pieces(lm.tokenizer), []
+    start = marks[0] = time.perf_counter()
+    for n, tok in enumerate(generate_ids(lm, prompt_ids, cfg.max_new_tokens, sample_config(cfg), seed,
+                                         cfg.pinned), 1):
+        ids.append(tok)
+        if n in STAT_POSITIONS or n + STAT_SPAN in STAT_POSITIONS:
+            marks[n] = time.perf_counter()
+        if cfg.stream:
+            out.write(pieces.push(tok))
+            out.flush()
+    elapsed = time.perf_counter() - start
+    if cfg.stream:
+        out.write(pieces.flush())
+    for pos in STAT_POSITIONS:
+        if pos in marks and pos - STAT_SPAN in marks:
+            timings.setdefault(str(pos), round((marks[pos] - marks[pos - STAT_SPAN]) / STAT_SPAN * 1000, 3))
+    return ids, elapsed
+
+
+def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
+    """Generate cfg.num_samples samples to stdout; returns counts (samples, tokens, tokens_per_s, peak_rss_mb)."""
+    if cfg.max_new_tokens < 0 or cfg.num_samples < 1:
+        raise UserError("max_new_tokens must be >= 0 and num_samples >= 1")
+    sample_config(cfg)
+    prompt = read_prompt(cfg)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    t0 = time.perf_counter()
+    lm = load_model(find_checkpoint(cfg.checkpoint), cfg.dtype, cfg.device)
+    load_s = time.perf_counter() - t0
+    prompt_ids = lm.tokenizer.encode(prompt, errors="ignore").tolist()
+    out, texts, timings = sys.stdout, [], {}
+    tokens, gen_s = 0, 0.0
+    for i in range(cfg.num_samples):
+        if i:
+            out.write(SEPARATOR)
+        if cfg.stream:
+            out.write(prompt)
+            out.flush()
+        ids, elapsed = generate_sample(lm, prompt_ids, cfg, cfg.seed + i, out, timings)
+        text = prompt + lm.tokenizer.decode(ids)
+        if not cfg.stream:
+            out.write(text)
+        texts.append(text)
+        tokens, gen_s = tokens + len(ids), gen_s + elapsed
+    out.write("\n")
+    out.flush()
+    stats = {"tokens": tokens, "tokens_per_s": round(tokens / gen_s, 1) if gen_s else 0.0,
+             "peak_rss_mb": round(peak_rss_mb(), 1), "per_token_ms": timings, "samples": cfg.num_samples,
+             "load_s": round(load_s, 3), "dtype": cfg.dtype, "threads": torch.get_num_threads(),
+             "checkpoint": str(lm.path), "step": lm.state.get("step")}
+    print(f"generate: {tokens:,} tokens at {stats['tokens_per_s']:,.1f} tokens/s, peak RSS "
+          f"{stats['peak_rss_mb']:,.0f} MB ({cfg.dtype}, {stats['threads']} threads, {lm.path})", file=sys.stderr)
+    if cfg.out_file:
+        atomic_write_bytes(Path(cfg.out_file).expanduser(), (SEPARATOR.join(texts) + "\n").encode("utf-8"))
+    if cfg.stats_json:
+        atomic_write_bytes(Path(cfg.stats_json).expanduser(), (dumps_json(stats) + "\n").encode("utf-8"))
+    return {"samples": cfg.num_samples, "tokens": tokens, "tokens_per_s": stats["tokens_per_s"],
+            "peak_rss_mb": stats["peak_rss_mb"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    # glibc's adaptive threshold would keep the freed per-layer load copies in the heap (~17 MB of RSS on the
+    # small preset); decoding allocates only small blocks, so a fixed 1 MB threshold costs it nothing. Set here,
+    # in the command's own process only (run() may share a process with training, which wants the default).
+    set_malloc_mmap_threshold(1)
+    # primary=False: no dataset lock (generating must not wait for a training run on the same dataset) and no
+    # summary line on stdout (stdout is the story; run() prints its figures to stderr).
+    return stage_main(STAGE, GenerateConfig, run, argv, __doc__, "generate.py", primary=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Logit processors on hand-made logits: top-k, top-p, repetition penalty, temperature, the draw, the recent window."""
+
+import math
+
+import pytest
+import torch
+
+from training.sampling import (RecentTokens, apply_repetition_penalty, apply_temperature, pick_token,
+                               top_k_filter, top_p_filter)
+
+NEG = float("-inf")
+
+
+def kept(logits: torch.Tensor) -> list[int]:
+    return [i for i, v in enumerate(logits.tolist()) if v != NEG]
+
+
+def test_top_k_keeps_the_k_largest():
+    logits = torch.tensor([0.1, 3.0, -1.0, 2.0, 0.5])
+    assert kept(top_k_filter(logits, 2)) == [1, 3]
+    assert kept(top_k_filter(logits, 1)) == [1]
+    assert kept(top_k_filter(logits, 0)) == [0, 1, 2, 3, 4]  # off
+    assert kept(top_k_filter(logits, 9)) == [0, 1, 2, 3, 4]
+    assert top_k_filter(logits, 2)[1] == 3.0  # kept values unchanged
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    probs = [0.05, 0.5, 0.15, 0.3]  # ranked: id1 0.5, id3 0.3, id2 0.15, id0 0.05
+    logits = torch.tensor([math.log(p) for p in probs])
+    assert kept(top_p_filter(logits, 0.4)) == [1]
+    assert kept(top_p_filter(logits, 0.75)) == [1, 3]
+    assert kept(top_p_filter(logits, 0.9)) == [1, 2, 3]
+    assert kept(top_p_filter(logits, 0.999)) == [0, 1, 2, 3]
+    assert kept(top_p_filter(logits, 1e-6)) == [1]  # the most likely is always kept
+    assert kept(top_p_filter(logits, 1.0)) == [0, 1, 2, 3]
+
+
+def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_of_recent_ids_only():
+    logits = torch.tensor([2.0, -2.0, 4.0, 1.0])
+    before = logits.clone()
+    out = apply_repetition_penalty(logits, torch.tensor([0, 1, 1]), 2.0)
+    assert out.tolist() == [1.0, -4.0, 4.0, 1.0]
+    assert torch.equal(logits, before)  # input untouched
+    assert torch.equal(apply_repetition_penalty(logits, torch.tensor([0, 1]), 1.0), logits)
+
+
+def test_temperature_scales_and_zero_is_refused_here():
+    assert apply_temperature(torch.tensor([1.0, 2.0]), 0.5).tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError):
+        apply_temperature(torch.tensor([1.0]), 0.0)
+
+
+def test_pick_token_greedy_seeded_and_filtered():
+    logits = torch.tensor([0.0, 1.0, 5.0, 4.9])
+    none = torch.zeros(0, dtype=torch.long)
+    g = torch.Generator().manual_seed(0)
+    assert pick_token(logits, 0.0, 0, 1.0, 1.0, none, g) == 2
+    # the penalty can change the greedy choice
+    assert pick_token(logits, 0.0, 0, 1.0, 2.0, torch.tensor([2]), g) == 3
+    draws = [[pick_token(logits, 1.0, 0, 1.0, 1.0, none, gen) for _ in range(50)]
+             for gen in (torch.Generator().manual_seed(5), torch.Generator().manual_seed(5))]
+    assert draws[0] == draws[1] and set(draws[0]) > {2}  # same seed, same draws; not always the top id
+    assert {pick_token(logits, 1.0, 1, 1.0, 1.0, none, g) for _ in range(30)} == {2}  # top-k 1 = greedy
+    assert {pick_token(logits, 1.0, 0, 0.5, 1.0, none, g) for _ in range(30)} <= {2, 3}
+
+
+def test_recent_tokens_is_a_fixed_window():
+    r = RecentTokens(3)
+    for t in [5, 6, 7, 8, 9]:
+        r.add(t)
+    assert sorted(r.ids().tolist()) == [7, 8, 9] and r.buf.numel() == 3
+    assert RecentTokens(0).ids().numel() == 0

@@ -1,0 +1,322 @@
+"""Model-side inference: find and load a checkpoint for inference, and generate tokens with a KV cache.
+
+Loading reads only the `model/` tensors of a checkpoint (never the optimizer state; never unpickles; memory-mapped,
+so fp32 weights cost no copy), builds the GPT without its random init and assigns them, then either lays the
+linear weights out transposed for batch-1 decoding (fp32, bf16, fp16: `training.quantize`) or replaces every
+linear layer by weight-only int8.
+
+Generation (`generate_ids`) runs the GPT's own submodules one new token at a time against a preallocated KV cache
+of exactly `block_size` slots per layer ([L, 1, H, block_size, D] for keys and as much for values), so memory
+and cost per token stay flat however long the text gets. Past the block a sliding window keeps the most recent
+tokens plus the first `pinned` prompt tokens:
+
+- rotary positions (default layout): the cache is a ring. Slots [0, P) hold the pinned tokens, slots [P, block)
+  the most recent block - P tokens, each new token overwriting the oldest (no copies at all). Attention of a
+  single query needs no mask and does not care about slot order, and rotary scores depend only on the distance
+  between query and key, so cached keys stay valid as the window slides. Queries take their true position (it
+  grows without bound; angles are computed in float64). The pinned keys are re-rotated from their stored
+  un-rotated form, every token once the ring has wrapped, to sit right before the oldest window token: every
+  distance the model sees stays <= block_size - 1, the range it was trained on.
+- learned absolute positions (GPT-2 layout): positions cannot go past block_size - 1 and they are baked into
+  every layer's keys, so when the block is full the cache is reset and the pinned tokens plus the most recent
+  half block are re-encoded at positions 0.. in one batched forward pass (prefill), then decoding continues one
+  token at a time. That costs one half-block prefill every half block (a fraction of a token step each token,
+  amortised); the attention span then varies between half a block and a full block.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from common.config import UserError
+from common.paths import training_out_dir
+from training.checkpoint import LAST, iter_model_tensors, read_state
+from training.model import GPT, ModelConfig, apply_rotary
+from training.quantize import DTYPES, Int8Linear, TransposedLinear
+from training.sampling import RecentTokens, pick_token
+from training.tokenizer import Tokenizer, tokenizer_from_dict
+
+MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
+ROPE_CHUNK = 256  # rotary cos/sin rows computed at a time for the growing query positions
+
+
+@dataclass
+class SampleConfig:
+    temperature: float = 0.8          # 0 = greedy
+    top_k: int = 0                    # 0 = off
+    top_p: float = 1.0                # 1.0 = off (nucleus)
+    repetition_penalty: float = 1.0   # 1.0 = off; >1 divides positive / multiplies negative logits of recent tokens
+    repetition_window: int = 256      # how many recent tokens the penalty looks at
+    stop_at_eot: bool = True          # stop at <|endoftext|> (id 0), not emitted
+
+
+@dataclass
+class LoadedModel:
+    model: GPT                        # eval mode, on `device` (linear layers may be int8: training.quantize)
+    tokenizer: Tokenizer              # from the checkpoint's state (the tokenizer travels inside the checkpoint)
+    state: dict                       # the checkpoint's JSON state (step, config, model_config, ...)
+    path: Path
+    device: torch.device
+    dtype: str = "fp32"
+
+
+def find_checkpoint(spec: str = "", root: Path | None = None) -> Path:
+    """The checkpoint file `spec` names: "" = the newest <root>/*/last.safetensors, a folder = its
+    last.safetensors, a run name = <root>/<name>/last.safetensors, a file = itself. UserError when none."""
+    root = Path(root) if root else training_out_dir()
+    if spec:
+        p = Path(spec).expanduser()
+        for cand in (p, root / spec):
+            if cand.is_file():
+                return cand.resolve()
+            if cand.is_dir():
+                if (cand / LAST).is_file():
+                    return (cand / LAST).resolve()
+                raise UserError(f"no {LAST} in {cand}; train one first: python training/train.py --out-dir {cand}")
+        raise UserError(f"checkpoint not found: {spec}")
+    found = sorted(root.glob(f"*/{LAST}"), key=lambda f: (f.stat().st_mtime, str(f))) if root.is_dir() else []
+    if not found:
+        raise UserError(f"no checkpoint under {root}/; train one first: python training/train.py --preset tiny")
+    return found[-1].resolve()
+
+
+def load_model(path: Path, dtype: str = "fp32", device: str = "cpu") -> LoadedModel:
+    """The checkpoint's model ready for inference in `dtype` (fp32 | bf16 | fp16 | int8) on `device`."""
+    if dtype not in DTYPES:
+        raise UserError(f"dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"unknown device {device!r} (use cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("device cuda asked for, but no CUDA GPU is available")
+    st = read_state(Path(path))
+    try:
+        mc = {k: v for k, v in st["model_config"].items() if k in MODEL_FIELDS}
+        mcfg = ModelConfig(**{**mc, "dropout": 0.0, "grad_checkpoint": False})
+        tokenizer = tokenizer_from_dict(st["tokenizer"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{path}: cannot rebuild the model or tokenizer from its state ({e})") from None
+    with _skip_init():
+        model = GPT(mcfg)  # no random init and no resident memory: the checkpoint's tensors are placed below
+    _place_weights(model, Path(path), st.get("aliases", {}), dtype)
+    if mcfg.pos == "rope":
+        model.rope_cos, model.rope_sin = _rope_rows(mcfg, 0, mcfg.block_size)
+    model = model.to(dev).eval()
+    return LoadedModel(model, tokenizer, st, Path(path), dev, dtype)
+
+
+def _place_weights(model: GPT, path: Path, aliases: dict, dtype: str) -> None:
+    """Put the checkpoint's tensors into `model` one at a time, each linear layer converted to its inference form
+    (transposed float, or int8) as soon as its weight and bias are in: peak memory is the result plus one layer.
+    A tied output head shares the embedding (float) or gets its own int8 copy."""
+    fdt = DTYPES[dtype]
+    tied = model.cfg.tie_embeddings
+    expected = set(model.state_dict()) - ({"lm_head.weight"} if tied else set())
+    linears = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear) and not (tied and n == "lm_head")}
+    placed: set[str] = set()
+    for name, t in iter_model_tensors(path):
+        for target in [name] + [a for a, s in aliases.items() if s == name and a in expected]:
+            if target not in expected or target in placed:
+                raise UserError(f"{path}: unexpected tensor {target!r} for its model_config")
+            mod_name, _, attr = target.rpartition(".")
+            value = t.to(fdt) if t.is_floating_point() else t
+            setattr(model.get_submodule(mod_name), attr, nn.Parameter(value, requires_grad=False))
+            placed.add(target)
+            lin = linears.get(mod_name)
+            if lin is not None and all(f"{mod_name}.{p}" in placed for p, _ in lin.named_parameters()):
+                parent, _, child = mod_name.rpartition(".")
+                new = Int8Linear.from_float(lin.weight, lin.bias) if dtype == "int8" else \
+                    TransposedLinear(lin.weight, lin.bias)
+                setattr(model.get_submodule(parent), child, new)
+                del linears[mod_name], lin  # the float weight in its loaded layout is freed now
+        del t
+    missing = expected - placed
+    if missing:
+        raise UserError(f"{path}: no weights for {sorted(missing)[0]!r} (and {len(missing) - 1} more)")
+    if tied:
+        model.lm_head = Int8Linear.from_float(model.wte.weight) if dtype == "int8" else model.lm_head
+        if dtype != "int8":
+            model.lm_head.weight = model.wte.weight
+
+
+@contextmanager
+def _skip_init() -> Iterator[None]:
+    """torch.nn.init's fill functions as no-ops while a model whose every weight is then loaded is built: no time
+    spent drawing random weights, and the untouched allocations never become resident memory. (The meta device
+    would do the same but its first use imports ~800 modules: +2 s and +74 MB of RSS.) Not thread-safe: it
+    swaps module attributes for the duration of the `with`."""
+    names = ("normal_", "zeros_", "ones_", "uniform_", "kaiming_uniform_", "trunc_normal_")
+    saved = {n: getattr(nn.init, n) for n in names}
+    try:
+        for n in names:
+            setattr(nn.init, n, lambda t, *args, **kwargs: t)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(nn.init, n, f)
+
+
+def _rope_rows(cfg: ModelConfig, start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotary cos / signed-sin rows [n, D] for positions start..start+n-1 (float64 angles, then float32), the
+    same values as `training.model.rotary_tables` for positions inside the block."""
+    D = cfg.head_dim
+    inv_freq = 1.0 / (cfg.rope_base ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
+    angles = torch.outer(torch.arange(start, start + n, dtype=torch.float64), inv_freq)
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat((cos, cos), -1).float(), torch.cat((-sin, sin), -1).float()
+
+
+class KVDecoder:
+    """Feeds tokens through a GPT's submodules against a fixed-size KV cache (see the module docstring)."""
+
+    def __init__(self, model: GPT, pinned: int = 0):
+        cfg = model.cfg
+        self.model, self.cfg = model, cfg
+        self.cap = cfg.block_size
+        self.rope = cfg.pos == "rope"
+        self.P = max(0, min(int(pinned), self.cap // 2 - 1))  # the window always keeps recent tokens too
+        self.R = self.cap - self.P  # ring slots (rope); learned: unused
+        p = next(model.wte.parameters())
+        dt = p.dtype
+        shape = (cfg.n_layer, 1, cfg.n_head, self.cap, cfg.head_dim)
+        self.k = torch.zeros(shape, dtype=dt, device=p.device)
+        self.v = torch.zeros(shape, dtype=dt, device=p.device)
+        # un-rotated keys of the pinned tokens [L, 1, P, H, D] (rope: re-rotated as the window slides)
+        self.k_pinned = torch.zeros((cfg.n_layer, 1, self.P, cfg.n_head, cfg.head_dim), dtype=dt, device=p.device)
+        self.n = 0            # tokens fed since the last reset (rope: = the next token's position)
+        self.history: list[int] = []  # learned layout: the ids in the cache, for re-encoding
+        self._rope_start, self._rope_cos, self._rope_sin = -1, None, None
+        self.scale = 1.0 / math.sqrt(cfg.head_dim)
+
+    # --------------------------------------------------------------------------------------------- positions
+    def _rope_at(self, pos: torch.Tensor | int, n: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos/sin rows [n, D] for positions pos..pos+n-1."""
+        if n > 1 or self._rope_cos is None or not self._rope_start <= pos < self._rope_start + ROPE_CHUNK:
+            if n > 1:
+                cos, sin = _rope_rows(self.cfg, pos, n)
+                dev = self.k.device
+                return cos.to(dev), sin.to(dev)
+            self._rope_start = pos
+            cos, sin = _rope_rows(self.cfg, pos, ROPE_CHUNK)
+            self._rope_cos, self._rope_sin = cos.to(self.k.device), sin.to(self.k.device)
+        i = pos - self._rope_start
+        return self._rope_cos[i:i + 1], self._rope_sin[i:i + 1]
+
+    # --------------------------------------------------------------------------------------------- forward
+    def _run(self, ids: list[int], slot: int, pos: int, prefill: bool) -> torch.Tensor:
+        """Feed `ids` (all of them when prefill, else one) whose first goes to cache `slot` at position `pos`;
+        returns the float logits [V] of the last one."""
+        m, cfg = self.model, self.cfg
+        T, H, D = len(ids), cfg.n_head, cfg.head_dim
+        idx = torch.tensor([ids], dtype=torch.long, device=self.k.device)
+        x = m.wte(idx)  # [1, T, C]
+        if m.wpe is not None:
+            x = x + m.wpe.weight[pos:pos + T]
+        if self.rope:
+            cos, sin = self._rope_at(pos, T)
+            cos, sin = cos[:, None, None], sin[:, None, None]  # [T, 1, 1, D] against qk [1, T, 2, H, D]
+        valid = slot + T if prefill else min(self.n + 1, self.cap)
+        for li, block in enumerate(m.blocks):
+            a = block.attn
+            qkv = a.qkv(block.norm1(x)).view(1, T, 3, H, D)
+            qk, v = qkv[:, :, :2], qkv[:, :, 2]
+            if a.qk_norm is not None:
+                qk = a.qk_norm(qk)
+            if self.rope:
+                if prefill and self.P:
+                    self.k_pinned[li] = qk[:, :self.P, 1]
+                qk = apply_rotary(qk, cos.to(qk.dtype), sin.to(qk.dtype))
+            qk = qk.to(v.dtype)
+            q = qk[:, :, 0].transpose(1, 2)  # [1, H, T, D]
+            self.k[li, :, :, slot:slot + T] = qk[:, :, 1].transpose(1, 2)
+            self.v[li, :, :, slot:slot + T] = v.transpose(1, 2)
+            if prefill:
+                y = F.scaled_dot_product_attention(q, self.k[li, :, :, :valid], self.v[li, :, :, :valid],
+                                                   is_causal=True)
+            else:
+                y = F.scaled_dot_product_attention(q, self.k[li, :, :, :valid], self.v[li, :, :, :valid])
+            x = x + a.proj(y.transpose(1, 2).reshape(1, T, cfg.n_embd))
+            x = x + block.mlp(block.norm2(x))
+        return m.lm_head(m.norm_f(x[0, -1])).float()
+
+    def prefill(self, ids: list[int]) -> torch.Tensor:
+        """Reset the cache and encode `ids` (its first P pinned, then the most recent that fit); logits [V]."""
+        ids = list(ids)
+        if len(ids) > self.cap:
+            keep = self.cap if self.rope else self.cap // 2
+            ids = ids[:self.P] + ids[len(ids) - (keep - self.P):]
+        self.n = len(ids)
+        self.history = ids if not self.rope else []
+        return self._run(ids, 0, 0, prefill=True)
+
+    def step(self, token: int) -> torch.Tensor:
+        """Feed one token; logits [V] of the next."""
+        if not self.rope:
+            if self.n >= self.cap:  # block full: re-encode the pinned tokens and the most recent half block
+                recent = self.history[len(self.history) - (self.cap // 2 - self.P - 1):]
+                return self.prefill(self.history[:self.P] + recent + [token])
+            self.history.append(token)
+            logits = self._run([token], self.n, self.n, prefill=False)
+            self.n += 1
+            return logits
+        r = self.n - self.P  # index of this token among the ring tokens
+        slot = self.P + r % self.R
+        if r >= self.R and self.P:
+            self._place_pinned(self.n - self.R + 1 - self.P)
+        logits = self._run([token], slot, self.n, prefill=False)
+        self.n += 1
+        return logits
+
+    def _place_pinned(self, first_pos: int) -> None:
+        """Rotate the pinned keys to positions first_pos.. (just before the oldest ring token once this step's
+        token has overwritten it)."""
+        cos, sin = _rope_rows(self.cfg, first_pos, self.P)
+        view = (1, 1, self.P, 1, self.cfg.head_dim)  # against k_pinned [L, 1, P, H, D]
+        cos = cos.to(self.k.device, self.k.dtype).view(view)
+        sin = sin.to(self.k.device, self.k.dtype).view(view)
+        self.k[:, :, :, :self.P] = apply_rotary(self.k_pinned, cos, sin).transpose(2, 3)
+
+
+def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sample: SampleConfig,
+                 seed: int = 1337, pinned: int = 0) -> Iterator[int]:
+    """Yield up to `max_new_tokens` new ids one at a time after `prompt_ids` (empty: start as after an
+    <|endoftext|>), KV-cached, no cap at block_size. Same seed/model/flags (and thread count) = same ids."""
+    tok = lm.tokenizer
+    vocab = tok.vocab_size
+    prompt = [int(i) for i in prompt_ids] or [tok.eot_id]
+    bad = [i for i in prompt if not 0 <= i < vocab]
+    if bad:
+        raise UserError(f"prompt id {bad[0]} is outside the vocabulary (0..{vocab - 1})")
+    gen = torch.Generator().manual_seed(int(seed))
+    recent = RecentTokens(sample.repetition_window)
+    for t in prompt:
+        recent.add(t)
+    # Placeholder specials (<|reserved_N|>) mean nothing yet: a young model gives them some probability, and
+    # they would print as literal tags in the story.
+    banned = [i for i, s in enumerate(getattr(tok, "specials", ())) if s.startswith("<|reserved")]
+    dec = KVDecoder(lm.model, min(pinned, len(prompt)))
+    with torch.no_grad():
+        logits = dec.prefill(prompt)
+    for i in range(max_new_tokens):
+        if logits.numel() > vocab:  # rows padded for vocab_multiple (or spare for growth) are never emitted
+            logits[vocab:] = float("-inf")
+        logits[banned] = float("-inf")
+        nxt = pick_token(logits, sample.temperature, sample.top_k, sample.top_p, sample.repetition_penalty,
+                         recent.ids(), gen)
+        if sample.stop_at_eot and nxt == tok.eot_id:
+            return
+        yield nxt
+        recent.add(nxt)
+        if i + 1 < max_new_tokens:
+            with torch.no_grad():
+                logits = dec.step(nxt)

@@ -1,0 +1,84 @@
+"""Logit processors for sampling the next token: repetition penalty, temperature, top-k, top-p (nucleus).
+
+Pure functions on a 1-D float logits tensor [V] (one position of one sequence); each returns a new tensor and
+never changes its input. `pick_token` chains them in the usual order (penalty, temperature, top-k, top-p, draw)
+and draws with an explicit `torch.Generator`, so the same generator state always picks the same token.
+`RecentTokens` is the fixed-size window of recent ids the repetition penalty looks at.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def apply_repetition_penalty(logits: torch.Tensor, recent: torch.Tensor, penalty: float) -> torch.Tensor:
+    """Make every id in `recent` (1-D int64, repeats allowed) less likely: positive logits are divided by
+    `penalty`, negative ones multiplied (the CTRL paper's rule, as in Hugging Face). penalty 1.0 = off."""
+    if penalty == 1.0 or recent.numel() == 0:
+        return logits
+    if penalty <= 0:
+        raise ValueError(f"repetition penalty must be > 0 (got {penalty})")
+    out = logits.clone()
+    vals = logits[recent]
+    out[recent] = torch.where(vals > 0, vals / penalty, vals * penalty)  # duplicates write the same value
+    return out
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Logits divided by `temperature` (> 0); use greedy decoding for temperature 0."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0 here (got {temperature}); 0 means greedy")
+    return logits if temperature == 1.0 else logits / temperature
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k largest logits (ties with the k-th are kept too), the others become -inf. k <= 0 or >= V: off."""
+    if k <= 0 or k >= logits.numel():
+        return logits
+    kth = torch.topk(logits, k).values[-1]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filter: keep the smallest set of most likely ids whose probabilities sum to >= p (always at least
+    the most likely one); the others become -inf. p >= 1: off."""
+    if p >= 1.0:
+        return logits
+    if p <= 0:
+        raise ValueError(f"top_p must be in (0, 1] (got {p})")
+    sorted_logits, order = torch.sort(logits, descending=True)
+    probs = torch.softmax(sorted_logits.float(), dim=-1)
+    before = torch.cumsum(probs, dim=-1) - probs  # probability mass of the ids ranked above each one
+    drop_sorted = before >= p  # the first id has 0 before it, so it is always kept
+    drop = torch.zeros_like(drop_sorted).scatter(0, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def pick_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, repetition_penalty: float,
+               recent: torch.Tensor, generator: torch.Generator) -> int:
+    """The next id from float logits [V]: penalty, then greedy (temperature 0) or temperature/top-k/top-p and a
+    draw from `generator`."""
+    logits = apply_repetition_penalty(logits, recent, repetition_penalty)
+    if temperature <= 0:
+        return int(torch.argmax(logits))
+    logits = top_p_filter(top_k_filter(apply_temperature(logits, temperature), top_k), top_p)
+    probs = torch.softmax(logits, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+class RecentTokens:
+    """The last `window` ids in a preallocated ring (no growth however long the text): `ids()` gives them
+    (in ring order; the penalty does not care about order)."""
+
+    def __init__(self, window: int):
+        self.window = max(0, int(window))
+        self.buf = torch.zeros(max(1, self.window), dtype=torch.long)
+        self.count = 0
+
+    def add(self, token: int) -> None:
+        if self.window:
+            self.buf[self.count % self.window] = token
+            self.count += 1
+
+    def ids(self) -> torch.Tensor:
+        return self.buf[: min(self.count, self.window)]
