@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # noqa: E402
 
 import argparse
+import dataclasses
 import importlib
 import time
 import typing
@@ -42,9 +43,12 @@ STAGE_MODULES = {
     "clean": "scripts.clean_dataset",
     "prepare": "scripts.prepare_data",
     "train": "training.train",
-    "generate": None,
-    "evaluate": None,
+    "generate": "scripts.generate",
+    "evaluate": "scripts.evaluate",
 }
+# Stages that read the trained model: with no `checkpoint` of their own they use the profile's train output.
+MODEL_READERS = ("generate", "evaluate")
+DATA_STAGES_END = "prepare"  # dataset statistics are printed after this stage, before the model stages
 # Older spellings accepted as --skip-<alias>.
 SKIP_ALIASES = {"validation": "validate", "filtering": "filter", "cleaning": "clean",
                 "preparation": "prepare", "training": "train", "generation": "generate",
@@ -160,6 +164,23 @@ def stage_config(module, stage: str, profile: dict, source: str):
     return build_config(cfg_cls, stage_section(profile, stage, source), source=f"{source} [{stage}]")
 
 
+def train_output_dir(profile: dict, source: str) -> Path | None:
+    """Where the profile's train section writes its checkpoints (None when the profile has no train section)."""
+    if "train" not in profile:
+        return None
+    from training import train
+    return train.out_dir_of(train.apply_preset(stage_config(train, "train", profile, source)))
+
+
+def point_at_trained_model(configs: dict, profile: dict, source: str) -> dict:
+    """generate/evaluate configs without a checkpoint get the folder the profile's train stage writes to."""
+    readers = [s for s in MODEL_READERS if s in configs and not configs[s].checkpoint]
+    out = train_output_dir(profile, source) if readers else None
+    if out is None:
+        return configs
+    return {**configs, **{s: dataclasses.replace(configs[s], checkpoint=str(out)) for s in readers}}
+
+
 def run_pipeline(argv: list[str] | None = None) -> int:
     """Run the planned stages; return the process exit code."""
     args = parse_args(argv)
@@ -170,6 +191,7 @@ def run_pipeline(argv: list[str] | None = None) -> int:
         plan = plan_stages(profile, args)
         modules = {s: importlib.import_module(STAGE_MODULES[s]) for s in plan}
         configs = {s: stage_config(modules[s], s, profile, str(profile_path)) for s in plan}  # checks early
+        configs = point_at_trained_model(configs, profile, str(profile_path))
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)
         return 2
@@ -179,29 +201,45 @@ def run_pipeline(argv: list[str] | None = None) -> int:
             print(f"  {s}: {dumps_json(config_dict(configs[s]))}")
         return 0
     try:
+        total = time.monotonic()
         with dataset_lock(paths), demo_site_for(profile if plan else {}, paths) as placeholders:
             if placeholders:
                 filled = fill_placeholders(profile, placeholders)
                 configs = {s: stage_config(modules[s], s, filled, str(profile_path)) for s in plan}
-            code = run_stages(plan, modules, configs, paths, args.force)
+                configs = point_at_trained_model(configs, filled, str(profile_path))
+            # Statistics come after the data stages, so a story printed by generate is the run's last output.
+            cut = next((i for i, s in enumerate(plan) if STAGES.index(s) > STAGES.index(DATA_STAGES_END)),
+                       len(plan))
+            code = run_stages(plan, modules, configs, paths, args.force, upto=cut)
+            if code == 0 and not args.no_stats and paths.root.is_dir():
+                code = print_stats(profile, str(profile_path), paths)
+            if code == 0:
+                code = run_stages(plan, modules, configs, paths, args.force, start=cut)
+            if code == 0:
+                print(f"run.py: done in {time.monotonic() - total:.1f} s")
     except UserError as e:  # the lock is held by another run, or the demo site settings are wrong
         print(f"run.py: error: {e}", file=sys.stderr)
         return 2
-    if code == 0 and not args.no_stats and paths.root.is_dir():
-        from scripts import stats
-        try:
-            stats.run(stage_config(stats, "stats", profile, str(profile_path)), paths)
-        except UserError as e:
-            print(f"run.py: stats: error: {e}", file=sys.stderr)
-            return 2
     return code
 
 
-def run_stages(plan: list[str], modules: dict, configs: dict, paths: DatasetPaths, force: bool) -> int:
-    """Run each planned stage, one summary line each; stop at the first failure. Returns the exit code."""
-    total = time.monotonic()
-    for i, stage in enumerate(plan, 1):
-        start = time.monotonic()
+def print_stats(profile: dict, source: str, paths: DatasetPaths) -> int:
+    """Print the dataset statistics table (and write stats.json and the chart); returns an exit code."""
+    from scripts import stats
+    try:
+        stats.run(stage_config(stats, "stats", profile, source), paths)
+    except UserError as e:
+        print(f"run.py: stats: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_stages(plan: list[str], modules: dict, configs: dict, paths: DatasetPaths, force: bool,
+               start: int = 0, upto: int | None = None) -> int:
+    """Run the planned stages plan[start:upto], one summary line each; stop at the first failure. Returns the
+    exit code."""
+    for i, stage in list(enumerate(plan, 1))[start:upto]:
+        began = time.monotonic()
         try:
             counts = modules[stage].run(configs[stage], paths, force=force)
         except (UserError, StageFailed) as e:
@@ -213,9 +251,8 @@ def run_stages(plan: list[str], modules: dict, configs: dict, paths: DatasetPath
             print(f"\nrun.py: interrupted during '{stage}'; run again to continue where it stopped",
                   file=sys.stderr)
             return 130
-        print(f"[{i}/{len(plan)}] {stage:<9} {time.monotonic() - start:6.1f} s  {format_counts(counts)}",
+        print(f"[{i}/{len(plan)}] {stage:<9} {time.monotonic() - began:6.1f} s  {format_counts(counts)}",
               flush=True)
-    print(f"run.py: done in {time.monotonic() - total:.1f} s")
     return 0
 
 

@@ -217,9 +217,15 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
     assert "Traceback" not in res.stderr
 
     stages = tmp_path / "stages.yaml"
-    stages.write_text("stages: [import, generate]\nimport: {demo: true}\n")
-    res = run_py("--config", str(stages))
-    assert res.returncode == 2 and "not available yet" in res.stderr
+    stages.write_text("stages: [import, generat]\n")
+    res = run_py("--config", str(stages), "--dataset-dir", str(tmp_path / "ds"))
+    assert res.returncode == 2 and "unknown stage 'generat'" in res.stderr
+
+    no_model = tmp_path / "no_model.yaml"
+    no_model.write_text(f"stages: [generate]\ngenerate: {{checkpoint: '{tmp_path / 'no-run'}'}}\n")
+    (tmp_path / "ds2").mkdir()
+    res = run_py("--config", str(no_model), "--dataset-dir", str(tmp_path / "ds2"))
+    assert res.returncode == 1 and "generate  FAILED" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_tampered_raw_file_stops_the_pipeline(reference, tmp_path):
