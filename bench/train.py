@@ -5,9 +5,10 @@ Three comparisons, every figure from a fresh subprocess (so each peak RSS is tha
   the reference vs OUR trainer (`training/train.py`) with the GPT-2 layout (LayerNorm, learned positions, GELU,
   no bias, as the recipe) and with our default layout. Steady state: evaluation steps and the first steps
   (startup) are left out on both sides. Target: >= 1.3x the reference.
-- quality: val loss at the wall-clock budget (--budget-s, 69 s): the reference runs its 2000-iteration recipe (which
-  takes ~69 s on the 2-core machine the issue measured; its wall time is printed beside it) and our `tiny` preset
-  is stopped by `--max-minutes` at the budget. Target: tiny <= 1.70.
+- quality: val loss at a wall-clock budget: the reference runs its 2000-iteration recipe (which took ~69 s on the
+  2-core machine the issue measured; its wall time here is printed beside it) and our `tiny` preset is stopped by
+  `--max-minutes` at the budget, twice: at --budget-s (69 s) and at the reference recipe's own wall time in this
+  run (the same comparison on a machine slower or faster than the issue's). Target: tiny <= 1.70.
 - memory: peak RSS of the `small` and `max-safe` presets over a few optimizer steps (targets 1.5 GiB and 2 GiB),
   beside the reference recipe's run and nanoGPT's own 10.7M shakespeare_char model (3 steps).
 
@@ -184,14 +185,18 @@ def measure(a, work: Path) -> dict:
         res["speed"][name] = {"tokens_per_s": round(steady_rate(r["metrics"]), 1), "peak_rss_mb": r["peak_rss_mb"],
                               "x_reference": round(steady_rate(r["metrics"]) / res["reference"]["tokens_per_s"], 3)}
 
-    say(f"quality: tiny preset for {a.budget_s:g} s ...")
-    r = train_ours(ds, work / "tiny", {"preset": "tiny", "max_minutes": a.budget_s / 60}, a.threads,
-                   a.budget_s * 2 + 300)
-    last = r["metrics"][-1]
-    res["quality"] = {"tiny": {"val_loss": last["val_loss"], "train_loss": last["train_loss"], "steps": last["step"],
-                               "elapsed_s": last["elapsed_s"], "process_wall_s": r["wall_s"],
+    # Two budgets: the issue's 69 s (what the recipe took on the machine it was measured on) and the time the
+    # reference recipe took here, in this run (machines differ: the same recipe is slower on a slower machine).
+    ref_wall = res["reference"]["evals"][-1]["elapsed_s"]
+    res["quality"] = {}
+    for key, budget in (("tiny", a.budget_s), ("tiny_at_reference_time", ref_wall)):
+        say(f"quality: tiny preset for {budget:g} s ...")
+        r = train_ours(ds, work / key, {"preset": "tiny", "max_minutes": budget / 60}, a.threads, budget * 2 + 300)
+        last = r["metrics"][-1]
+        res["quality"][key] = {"budget_s": budget, "val_loss": last["val_loss"], "train_loss": last["train_loss"],
+                               "steps": last["step"], "elapsed_s": last["elapsed_s"], "process_wall_s": r["wall_s"],
                                "tokens_per_s": round(last["tokens_seen"] / max(last["elapsed_s"], 1e-9), 1),
-                               "peak_rss_mb": r["peak_rss_mb"]}}
+                               "peak_rss_mb": r["peak_rss_mb"]}
 
     res["memory"] = {}
     for preset in ("small", "max-safe"):
@@ -220,6 +225,9 @@ def check_targets(res: dict) -> dict:
                                 sp["ours_default"]["x_reference"] >= TARGETS["speed_x"]],
             "tiny_val_loss": [res["quality"]["tiny"]["val_loss"], TARGETS["tiny_val_loss"],
                               res["quality"]["tiny"]["val_loss"] <= TARGETS["tiny_val_loss"]],
+            "tiny_val_loss_at_reference_time": [
+                res["quality"]["tiny_at_reference_time"]["val_loss"], TARGETS["tiny_val_loss"],
+                res["quality"]["tiny_at_reference_time"]["val_loss"] <= TARGETS["tiny_val_loss"]],
             "small_rss_mb": [mem["small"]["peak_rss_mb"], TARGETS["small_rss_mb"],
                              mem["small"]["peak_rss_mb"] <= TARGETS["small_rss_mb"]],
             "max_safe_rss_mb": [mem["max-safe"]["peak_rss_mb"], TARGETS["max_safe_rss_mb"],
@@ -227,7 +235,7 @@ def check_targets(res: dict) -> dict:
 
 
 def table(res: dict) -> str:
-    ref, sp, qt, mem = res["reference"], res["speed"], res["quality"]["tiny"], res["memory"]
+    ref, sp, mem = res["reference"], res["speed"], res["memory"]
     final = ref["evals"][-1]
     rows = [f"tinyshakespeare, {res['threads']} thread(s), budget {res['budget_s']:g} s"
             f"{' (QUICK: figures meaningless)' if res['quick'] else ''}",
@@ -242,8 +250,9 @@ def table(res: dict) -> str:
     rows += ["", "quality (val loss):",
              f"  {'reference recipe: step ' + str(final['step']) + ' at ' + format(final['elapsed_s'], '.1f') + ' s':48}"
              f" {final['val_loss']:9.4f}" + ("   (capped)" if ref.get("capped") else ""),
-             f"  {'tiny preset: step ' + str(qt['steps']) + ' at ' + format(qt['elapsed_s'], '.1f') + ' s':48}"
-             f" {qt['val_loss']:9.4f}   ({qt['tokens_per_s']:,.0f} tokens/s incl. evaluations)"]
+             *(f"  {'tiny preset: step ' + str(qt['steps']) + ' at ' + format(qt['elapsed_s'], '.1f') + ' s':48}"
+               f" {qt['val_loss']:9.4f}   ({qt['tokens_per_s']:,.0f} tokens/s incl. evaluations)"
+               for qt in res["quality"].values())]
     within = [e for e in ref["evals"] if e["elapsed_s"] <= res["budget_s"]]
     if within and within[-1] is not final:
         rows.append(f"  {'reference, last evaluation within the budget':48} {within[-1]['val_loss']:9.4f}"

@@ -61,13 +61,15 @@ def test_quick_run_prints_and_writes_every_figure(tmp_path):
         sp = res["speed"][name]
         assert sp["tokens_per_s"] > 0 and sp["x_reference"] == pytest.approx(sp["tokens_per_s"] / ref["tokens_per_s"],
                                                                             rel=1e-2)
-    tiny = res["quality"]["tiny"]
-    assert tiny["steps"] >= 1 and 0 < tiny["val_loss"] < math.log(200) and tiny["peak_rss_mb"] > 100
+    for key in ("tiny", "tiny_at_reference_time"):
+        tiny = res["quality"][key]
+        assert tiny["steps"] >= 1 and 0 < tiny["val_loss"] < math.log(200) and tiny["peak_rss_mb"] > 100
+    assert res["quality"]["tiny_at_reference_time"]["budget_s"] == ref["evals"][-1]["elapsed_s"]
     for preset in ("small", "max-safe"):
         assert 100 < res["memory"][preset]["peak_rss_mb"] < 4000 and res["memory"][preset]["steps"] == 1
     assert res["memory"]["max-safe"]["peak_rss_mb"] > res["memory"]["small"]["peak_rss_mb"]
-    assert set(res["targets"]) == {"speed_gpt2_x", "speed_default_x", "tiny_val_loss", "small_rss_mb",
-                                   "max_safe_rss_mb"}
+    assert set(res["targets"]) == {"speed_gpt2_x", "speed_default_x", "tiny_val_loss",
+                                   "tiny_val_loss_at_reference_time", "small_rss_mb", "max_safe_rss_mb"}
     assert all(isinstance(v[2], bool) for v in res["targets"].values())
     real = res["nanogpt_real"]  # the fake checkout's figures came through the parser
     assert real["steps"] == 31 and real["evals"][-1]["val_loss"] == 2.6
