@@ -67,7 +67,6 @@ def test_quick_run_prints_and_writes_every_figure(tmp_path):
     assert res["quality"]["tiny_at_reference_time"]["budget_s"] == ref["evals"][-1]["elapsed_s"]
     for preset in ("small", "max-safe"):
         assert 100 < res["memory"][preset]["peak_rss_mb"] < 4000 and res["memory"][preset]["steps"] == 1
-    assert res["memory"]["max-safe"]["peak_rss_mb"] > res["memory"]["small"]["peak_rss_mb"]
     assert set(res["targets"]) == {"speed_gpt2_x", "speed_default_x", "tiny_val_loss",
                                    "tiny_val_loss_at_reference_time", "small_rss_mb", "max_safe_rss_mb"}
     assert all(isinstance(v[2], bool) for v in res["targets"].values())
