@@ -10,12 +10,12 @@
    `../shared/data/tinyshakespeare.txt` (first 90% train, last 10% val), saved as a real checkpoint and loaded by
    `training.inference.load_model` in each dtype: mean cross-entropy over fixed val windows.
 
-Numbers are noisy when other processes share the 2 cores (compare within one run); under contention 2 torch
-threads can collapse, so try `--threads 1` too.
+Numbers are noisy when other processes share the 2 cores (compare within one run). One thread is the default, as
+in generate.py: decoding one token at a time measured ~2x faster on 1 thread than on 2 (`--threads 2` compares).
 
 **Usage:**
-    python bench/generate.py                       # 5,000 tokens per dtype, 2 threads, 60 s of training
-    python bench/generate.py --threads 1 --tokens 2000 --train-seconds 30
+    python bench/generate.py                       # 5,000 tokens per dtype, 1 thread, 60 s of training
+    python bench/generate.py --threads 2 --tokens 2000 --train-seconds 30
 """
 
 import sys
@@ -32,12 +32,14 @@ import time
 import torch
 
 from common.paths import REPO_ROOT, SHARED_DATA_DIR
+from scripts.evaluate import val_loss
 from training.checkpoint import save_checkpoint
 from training.inference import load_model
 from training.model import GPT, ModelConfig
 from training.tokenizer import CharTokenizer
 
 DTYPES = ("fp32", "int8", "bf16", "fp16")
+VAL_TOKENS = 64 * 128  # val tokens scored per dtype: 64 consecutive windows of the tiny model's block
 
 
 def write_checkpoint(path: Path, model: GPT, tok: CharTokenizer) -> Path:
@@ -90,23 +92,10 @@ def train_tiny(text: str, seconds: float) -> tuple[GPT, CharTokenizer, torch.Ten
     return model, tok, val
 
 
-def val_loss(model: GPT, val: torch.Tensor, windows: int = 64) -> float:
-    bs = model.cfg.block_size
-    starts = torch.linspace(0, len(val) - bs - 2, windows).long()
-    total = 0.0
-    with torch.no_grad():
-        for chunk in starts.split(16):
-            batch = torch.stack([val[s:s + bs + 1] for s in chunk])
-            logits, _ = model(batch[:, :-1])
-            total += torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten(),
-                                                       reduction="sum").item()
-    return total / (windows * bs)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokens", type=int, default=5000, help="tokens generated per dtype")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (generate.py's default: 1)")
     ap.add_argument("--reference-tokens", type=int, default=40, help="tokens timed for the no-cache reference")
     ap.add_argument("--train-seconds", type=float, default=60.0)
     ap.add_argument("--dtypes", default=",".join(DTYPES))
@@ -141,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         base = None
         print(f"{'dtype':8}{'val loss':>10}{'change':>10}")
         for dt in dtypes:
-            loss = val_loss(load_model(tiny, dt).model, val)
+            loss = val_loss(load_model(tiny, dt).model, val.numpy(), 128, VAL_TOKENS, batch_size=16)[0]
             base = loss if base is None else base
             print(f"{dt:8}{loss:>10.4f}{loss - base:>+10.4f}")
             assert math.isfinite(loss)
