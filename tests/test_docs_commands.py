@@ -81,6 +81,7 @@ COMMANDS = {
         Skip("needs the network and a Brave Search API key"),
     "python run.py --config my-web-profile.yaml --from fetch": Skip("the reader's own web profile: needs the network"),
     "python bench/train.py": Skip("a ~10-minute benchmark; tests/test_bench_train.py runs its --quick mode"),
+    "python bench/generate.py": Skip("a ~6-minute benchmark of the generation speed, memory and dtype costs"),
 }
 # Example paths in the docs -> where the test puts them (relative to the temporary folder).
 PATHS = {"/data/stories": "ds", "training/out": "out"}
