@@ -36,13 +36,13 @@ from common.cli import require_dataset, stage_main
 from common.config import UserError, config_dict, fingerprint, opt
 from common.fsio import atomic_write_text, read_json, sha256_file, write_json
 from common.paths import DatasetPaths
+from training.tokenizer import NUM_SPECIAL  # ids below it are special strings in every tokenizer
 from scripts import story_metrics
 
 STAGE = "evaluate"
 REPORT_FORMAT, REPORT_VERSION = "miniature-memory/eval-report", 1
 log = logging.getLogger("miniature_memory.evaluate")
 READ_SLACK = 4096  # extra bytes read around a held-out chunk (to start it at a word boundary)
-NUM_SPECIAL = 16   # ids 0..15 are special strings in every tokenizer (see training/tokenizer.py)
 
 
 @dataclass
@@ -210,8 +210,9 @@ def check_config(cfg: EvaluateConfig) -> None:
     """UserError for settings that cannot work (negative counts, unknown dtype)."""
     if cfg.num_samples < 0 or cfg.max_new_tokens < 1 or cfg.batch_size < 1 or cfg.max_eval_tokens < 0:
         raise UserError("num_samples must be >= 0, max_new_tokens and batch_size >= 1, max_eval_tokens >= 0")
-    if cfg.dtype not in ("fp32", "bf16", "fp16", "int8"):
-        raise UserError(f"dtype must be fp32, bf16, fp16 or int8 (got {cfg.dtype!r})")
+    from training.quantize import DTYPES
+    if cfg.dtype not in DTYPES:
+        raise UserError(f"dtype must be one of {', '.join(DTYPES)} (got {cfg.dtype!r})")
 
 
 def run(cfg: EvaluateConfig, paths: DatasetPaths, force: bool = False) -> dict:
