@@ -80,6 +80,20 @@ def test_invalid_configs_are_refused():
             ModelConfig(**{**TINY, **bad})
 
 
+@pytest.mark.parametrize("bad,msg", [
+    (dict(n_embd=-128), "n_embd must be a whole number >= 1"), (dict(block_size=1e12), "block_size must be a whole"),
+    (dict(block_size=10**12), "block_size must be <="), (dict(rope_base=float("nan")), "rope_base must be a finite"),
+    (dict(ffn_mult=float("inf")), "ffn_mult must be a finite"), (dict(dropout=float("nan")), "dropout"),
+    (dict(vocab_size=True), "vocab_size must be a whole number"), (dict(bias="yes"), "bias must be true or false"),
+    (dict(ffn_widths=[16.5, 16]), "ffn_widths must be a list of whole numbers"),
+])
+def test_values_from_a_damaged_file_are_refused_before_any_allocation(bad, msg):
+    """A checkpoint's stored config is rebuilt through ModelConfig: NaN, floats for sizes and absurd lengths must
+    stop there, not in torch (a traceback, or a rotary table of 10^12 rows)."""
+    with pytest.raises(ValueError, match=msg):
+        ModelConfig(**{**TINY, **bad})
+
+
 @pytest.mark.parametrize("tied", [True, False])
 def test_resize_vocab_keeps_old_rows_and_logits(tied):
     model = make(tie_embeddings=tied, zero_init_proj=False).eval()

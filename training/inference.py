@@ -3,7 +3,8 @@
 Loading reads only the `model/` tensors of a checkpoint (never the optimizer state; never unpickles; memory-mapped,
 so fp32 weights cost no copy), builds the GPT without its random init and assigns them, then either lays the
 linear weights out transposed for batch-1 decoding (fp32, bf16, fp16: `training.quantize`) or replaces every
-linear layer by weight-only int8.
+linear layer by weight-only int8. The stored model config is validated and matched against the file's tensors
+(`training.checkpoint_check`) before the model is built, so a damaged or edited state is a one-line error.
 
 Generation (`generate_ids`) runs the GPT's own submodules one new token at a time against a preallocated KV cache
 of exactly `block_size` slots per layer ([L, 1, H, block_size, D] for keys and as much for values), so memory
@@ -26,7 +27,6 @@ tokens plus the first `pinned` prompt tokens:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,13 +39,13 @@ import torch.nn.functional as F
 
 from common.config import UserError
 from common.paths import training_out_dir
-from training.checkpoint import LAST, iter_model_tensors, read_state
+from training.checkpoint import LAST, iter_model_tensors, model_tensor_shapes, read_state
+from training.checkpoint_check import check_aliases, check_shapes, check_weight_count, saved_model_config
 from training.model import GPT, ModelConfig, apply_rotary
 from training.quantize import DTYPES, Int8Linear, TransposedLinear
 from training.sampling import RecentTokens, pick_token
 from training.tokenizer import Tokenizer, tokenizer_from_dict
 
-MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 ROPE_CHUNK = 256  # rotary cos/sin rows computed at a time for the growing query positions
 
 
@@ -99,16 +99,25 @@ def load_model(path: Path, dtype: str = "fp32", device: str = "cpu") -> LoadedMo
         raise UserError(f"unknown device {device!r} (use cpu, cuda or cuda:N)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError("device cuda asked for, but no CUDA GPU is available")
-    st = read_state(Path(path))
+    path = Path(path)
+    st = read_state(path)
+    # The state is checked against the file's tensors before the model is built (see training.checkpoint_check).
+    shapes = model_tensor_shapes(path)
+    mcfg = saved_model_config(st, path, dropout=0.0, grad_checkpoint=False)
+    aliases = check_aliases(st, set(shapes), path)
+    check_weight_count(mcfg, shapes, path)
     try:
-        mc = {k: v for k, v in st["model_config"].items() if k in MODEL_FIELDS}
-        mcfg = ModelConfig(**{**mc, "dropout": 0.0, "grad_checkpoint": False})
         tokenizer = tokenizer_from_dict(st["tokenizer"])
     except (KeyError, TypeError, ValueError) as e:
-        raise UserError(f"{path}: cannot rebuild the model or tokenizer from its state ({e})") from None
+        raise UserError(f"{path}: cannot rebuild the tokenizer from its state ({' '.join(str(e).split())})") \
+            from None
+    if tokenizer.vocab_size > mcfg.vocab_size:
+        raise UserError(f"{path}: its tokenizer has {tokenizer.vocab_size:,} ids, its model only "
+                        f"{mcfg.vocab_size:,} (damaged or edited state)")
     with _skip_init():
         model = GPT(mcfg)  # no random init and no resident memory: the checkpoint's tensors are placed below
-    _place_weights(model, Path(path), st.get("aliases", {}), dtype)
+    check_shapes({k: tuple(v.shape) for k, v in model.state_dict().items()}, shapes, aliases, path)
+    _place_weights(model, path, aliases, dtype)
     if mcfg.pos == "rope":
         model.rope_cos, model.rope_sin = _rope_rows(mcfg, 0, mcfg.block_size)
     model = model.to(dev).eval()

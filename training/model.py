@@ -20,6 +20,7 @@ Shapes in comments: B batch, T time (<= block_size), C n_embd, H n_head, D head 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 
 import torch
@@ -30,6 +31,7 @@ from torch.utils.checkpoint import checkpoint
 NORMS = ("rmsnorm", "layernorm")
 POSITIONS = ("rope", "learned")
 MLPS = ("swiglu", "relu2", "gelu")
+MAX_BLOCK_SIZE = 1 << 16  # longest context a config may ask for: far above any preset, bounds the tables it sizes
 HIDDEN_MULTIPLE = 16  # FFN widths are rounded up to this (whole SIMD vectors / GEMM tiles on CPU and GPU)
 
 
@@ -64,8 +66,22 @@ class ModelConfig:
     grad_checkpoint: bool = False  # recompute block activations in backward (GPU presets: memory for compute)
 
     def __post_init__(self) -> None:
-        if self.vocab_size < 1 or self.block_size < 1 or self.n_layer < 1 or self.n_head < 1:
-            raise ValueError("vocab_size, block_size, n_layer and n_head must all be >= 1")
+        for key in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{key} must be a whole number >= 1 (got {value!r})")
+            setattr(self, key, int(value))
+        if self.block_size > MAX_BLOCK_SIZE:  # the rotary tables and the KV cache grow with it
+            raise ValueError(f"block_size must be <= {MAX_BLOCK_SIZE:,} (got {self.block_size:,})")
+        for key in ("ffn_mult", "dropout", "rope_base"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"{key} must be a finite number (got {value!r})")
+        if self.rope_base <= 0:
+            raise ValueError(f"rope_base must be > 0 (got {self.rope_base!r})")
+        for key in ("bias", "tie_embeddings", "qk_norm", "zero_init_proj", "grad_checkpoint"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{key} must be true or false (got {getattr(self, key)!r})")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
         if self.norm not in NORMS:
@@ -77,6 +93,9 @@ class ModelConfig:
         if self.pos == "rope" and self.head_dim % 2:
             raise ValueError(f"rotary positions need an even head size (n_embd / n_head = {self.head_dim})")
         if self.ffn_widths is not None:
+            if not isinstance(self.ffn_widths, (list, tuple)) or not all(
+                    isinstance(w, numbers.Integral) and not isinstance(w, bool) for w in self.ffn_widths):
+                raise ValueError("ffn_widths must be a list of whole numbers")
             self.ffn_widths = [int(w) for w in self.ffn_widths]
             if len(self.ffn_widths) != self.n_layer or min(self.ffn_widths) < 1:
                 raise ValueError(f"ffn_widths needs {self.n_layer} positive widths (one per layer)")

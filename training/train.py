@@ -5,7 +5,9 @@ generator whose state travels in the checkpoint, so a run that is stopped (budge
 again ends with bit-identical weights to one that never stopped (same config, thread count and hardware).
 When prepare has added data since the checkpoint, training continues on the new data; new characters get new
 embedding/output rows (old rows and their optimizer state are kept). Nothing restarts from random weights
-unless `--init scratch` is given (it deletes the old checkpoints and metrics of that output folder).
+unless `--init scratch` is given (it deletes the old checkpoints and metrics of that output folder). A loss that
+turns NaN or infinite stops the run in one line without saving, keeping the last (finite) checkpoint; a checkpoint
+that cannot be written (disk full) stops it in one line too, leaving the previous one intact.
 
 Config: a flat YAML of TrainConfig keys (`training/configs/<preset>.yaml`), flags in kebab-case override it. The
 model shape is given by flat keys (n_layer, n_embd, ...: the fields of `training.model.ModelConfig`). `preset:

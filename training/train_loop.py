@@ -2,17 +2,19 @@
 
 `fit(cfg, paths, out_dir)` is what `training/train.py`'s `run()` calls. A run ends at `max_iters`, when
 `max_minutes` is spent, or at a first Ctrl-C; each of those stops at a step boundary, evaluates and writes the
-last checkpoint, so the next run continues exactly there.
+last checkpoint, so the next run continues exactly there. A loss (or weight) that is no longer finite stops the run
+with a one-line UserError before anything more is logged or saved: the last checkpoint and best stay finite.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,8 +102,12 @@ def print_header(t: Trainer) -> None:
 
 
 def evaluate_and_log(t: Trainer, iv: dict) -> bool:
-    """Evaluate, append a metrics record, track the best loss; True when this step is the best so far."""
+    """Evaluate, append a metrics record, track the best loss; True when this step is the best so far. A loss
+    that is not finite stops the run (UserError) before anything is logged or saved."""
     losses = t.evaluate()
+    for split, loss in losses.items():
+        if loss is not None and not math.isfinite(loss):
+            raise t.diverged(f"{split} loss", loss)
     key = losses["val"] if losses["val"] is not None else losses["train"]
     improved = t.step > 0 and key is not None and (t.best_loss is None or key < t.best_loss)
     if improved:
@@ -144,7 +150,7 @@ def run_loop(t: Trainer) -> FitResult:
     ema = None
     interrupted = stopped_by_time = False
     mark = time.monotonic()
-    with interrupt_flag() as flag:
+    with interrupt_flag() as flag, closing(bar):
         while t.step < cfg.max_iters:
             s0 = time.monotonic()
             loss = t.train_step()
@@ -165,10 +171,15 @@ def run_loop(t: Trainer) -> FitResult:
                                 lr=f"{t.lr():.1e}", refresh=False)
                 window = {"tokens": 0, "s": 0.0}
             stopped_by_time = deadline is not None and now >= deadline
-            stop = flag.is_set() or stopped_by_time
+            # fp16's grad scaler skips a step whose loss overflowed and lowers its scale: only without one does a
+            # non-finite loss mean the weights are lost (the scaled run is still guarded at evaluation and save)
+            stop, bad = flag.is_set() or stopped_by_time, not math.isfinite(loss) and not t.scaler.is_enabled()
             if t.dist.world > 1:  # every rank stops at the same step
                 import torch.distributed as tdist
-                stop = bool(t._all_reduce(torch.tensor([float(stop)]), op=tdist.ReduceOp.MAX).item())
+                flags = t._all_reduce(torch.tensor([float(stop), float(bad)]), op=tdist.ReduceOp.MAX)
+                stop, bad = bool(flags[0].item()), bool(flags[1].item())
+            if bad:  # the weights are no longer finite either: keep the last checkpoint as it is
+                raise t.diverged("training loss", loss)
             if t.step % cfg.eval_interval == 0 or t.step == cfg.max_iters or stop:
                 t.save(best=evaluate_and_log(t, iv))
             elif cfg.ckpt_interval and t.step % cfg.ckpt_interval == 0:
@@ -176,7 +187,6 @@ def run_loop(t: Trainer) -> FitResult:
             if stop:
                 interrupted = flag.is_set()
                 break
-    bar.close()
     if t.dist.is_main and cfg.plot:
         plot_losses(t.metrics_path, t.out_dir / PLOT)
     print_summary(t, start_step, start_tokens, time.monotonic() - wall0, interrupted, stopped_by_time, iv)

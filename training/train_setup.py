@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 
 import numpy as np
 import torch
@@ -17,6 +18,8 @@ log = logging.getLogger("miniature_memory.train")
 MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "vocab_size")
 # Fields a resumed run may change: they do not change which weights exist or what they mean.
 RESUME_FREE_FIELDS = ("dropout", "grad_checkpoint", "zero_init_proj")
+FLOAT_KEYS = ("lr", "min_lr", "weight_decay", "beta1", "beta2", "grad_clip", "max_minutes", "malloc_mmap_mb",
+              "ffn_mult", "dropout", "rope_base")
 
 
 def check_config(cfg) -> None:
@@ -30,10 +33,20 @@ def check_config(cfg) -> None:
     for key in ("max_iters", "warmup_iters", "lr_decay_iters", "ckpt_interval", "threads", "max_ram_mb"):
         if getattr(cfg, key) < 0:
             raise UserError(f"{key} must be 0 or more, got {getattr(cfg, key)}")
-    if cfg.max_minutes < 0 or cfg.lr <= 0 or cfg.min_lr < 0 or cfg.grad_clip < 0 or cfg.weight_decay < 0:
-        raise UserError("max_minutes, min_lr, grad_clip and weight_decay must be >= 0 and lr > 0")
+    for key in FLOAT_KEYS:  # NaN passes every comparison below, so finiteness comes first
+        if not math.isfinite(getattr(cfg, key)):
+            raise UserError(f"{key} must be a finite number, got {getattr(cfg, key)}")
+    if cfg.lr <= 0:
+        raise UserError(f"lr must be > 0, got {cfg.lr}")
+    for key in ("min_lr", "weight_decay", "grad_clip", "max_minutes", "malloc_mmap_mb"):
+        if getattr(cfg, key) < 0:
+            raise UserError(f"{key} must be 0 or more, got {getattr(cfg, key)}")
+    for key in ("beta1", "beta2"):
+        if not 0 <= getattr(cfg, key) < 1:
+            raise UserError(f"{key} must be in [0, 1), got {getattr(cfg, key)}")
     if cfg.param_dtype not in ("float32", "bfloat16"):
         raise UserError(f"param_dtype must be 'float32' or 'bfloat16', not {cfg.param_dtype!r}")
+    model_config(cfg, 1)  # the model shape (positive dims, n_head dividing n_embd, ...) before any data is read
 
 
 def padded_vocab(vocab_size: int, multiple: int) -> int:

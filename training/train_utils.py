@@ -258,7 +258,13 @@ def trim_metrics(path, last_step: int) -> int:
 
 
 def append_metrics(path, record: dict) -> None:
-    append_jsonl(path, [record])
+    """Append one metrics record; a failed write (disk full) is a one-line UserError (a torn line it may leave is
+    cut off by the next append, and records past the last checkpoint are trimmed on resume)."""
+    try:
+        append_jsonl(path, [record])
+    except OSError as e:
+        raise UserError(f"cannot append to {path} ({e.strerror or e}): training stopped; the last checkpoint is "
+                        f"kept, re-run once the folder can take it (free space?) to continue") from None
 
 
 def plot_losses(metrics_path, png_path) -> bool:
@@ -284,5 +290,9 @@ def plot_losses(metrics_path, png_path) -> bool:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    atomic_write_bytes(png_path, buf.getvalue())
+    try:
+        atomic_write_bytes(png_path, buf.getvalue())
+    except OSError as e:  # only a picture: training goes on (a checkpoint write would stop it, in one line)
+        log.warning(f"train: cannot write {png_path} ({e.strerror or e}); the loss curve is not updated")
+        return False
     return True

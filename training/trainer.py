@@ -18,6 +18,8 @@ from common.config import UserError, config_dict
 from common.paths import DatasetPaths
 from training.checkpoint import (BEST, LAST, checkpoint_rng, link_best, load_checkpoint, model_state_dict,
                                  restore_optimizer, save_checkpoint)
+from training.checkpoint_check import (check_aliases, check_run_state, check_shapes, check_weight_count,
+                                       saved_model_config)
 from training.data import load_meta, open_tokens
 from training.model import estimate_memory_mb
 from training.train_setup import (build_model, check_config, check_resume_shape, eval_starts, make_optimizer,
@@ -70,10 +72,16 @@ class Trainer:
         data_vocab = self.meta["vocab_size"]
         self.new_ids, self.data_changed = 0, False
         if ckpt is not None:
+            # the stored state is checked against the stored tensors before any memory is spent on it
             st = ckpt.state
-            model_vocab = st["model_config"]["vocab_size"]
+            check_run_state(st, ckpt.path)
+            saved = saved_model_config(st, ckpt.path)
+            shapes = {k[len("model/"):]: tuple(t.shape) for k, t in ckpt.tensors.items() if k.startswith("model/")}
+            aliases = check_aliases(st, set(shapes), ckpt.path)
+            check_weight_count(saved, shapes, ckpt.path)
+            model_vocab = saved.vocab_size
             mcfg = model_config(cfg, model_vocab)
-            check_resume_shape(st["model_config"], mcfg, ckpt.path)
+            check_resume_shape(saved.to_dict(), mcfg, ckpt.path)
             self.new_ids = check_tokenizer_growth(st["tokenizer"], self.meta["tokenizer"])
             self.data_changed = st["data"].get("fingerprint") != self.meta.get("fingerprint")
         else:
@@ -86,6 +94,7 @@ class Trainer:
 
         model = build_model(mcfg, cfg.seed)
         if ckpt is not None:
+            check_shapes({k: tuple(v.shape) for k, v in model.state_dict().items()}, shapes, aliases, ckpt.path)
             model.load_state_dict(model_state_dict(ckpt))
         if final_vocab > model_vocab:
             model.resize_vocab(final_vocab, seed=cfg.seed)
@@ -107,6 +116,7 @@ class Trainer:
         self.best_loss = st.get("best_loss")
         self.best_step = st.get("best_step")
         self.resumed = ckpt is not None
+        self.saved_step = self.step if ckpt is not None else None  # the step of the checkpoint on disk
         if ckpt is not None:
             restore_optimizer(self.optimizer, self.named_params, ckpt)
             if use_scaler and st.get("scaler"):
@@ -137,6 +147,13 @@ class Trainer:
                                 f"memory ({free / 2**20:,.0f} MB); lower batch_size if it runs out")
 
     def _restore_rng(self, ckpt) -> None:
+        try:
+            self._set_rng(ckpt)
+        except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as e:
+            raise UserError(f"{ckpt.path}: its saved random-generator state is damaged "
+                            f"({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
+
+    def _set_rng(self, ckpt) -> None:
         rank = self.dist.rank
         saved_torch, saved_batch = checkpoint_rng(ckpt, "torch", rank), checkpoint_rng(ckpt, "batch", rank)
         if saved_torch is None or saved_batch is None:
@@ -240,8 +257,20 @@ class Trainer:
         tdist.all_gather_object(gathered, local)
         return {k: torch.stack([g[k] for g in gathered]) for k in local}
 
+    def diverged(self, what: str, value) -> UserError:
+        """The one-line error that stops a run whose loss or weights are no longer finite: nothing more is
+        saved, so the last checkpoint (all finite) stays as it was."""
+        kept = f"{self.last} (step {self.saved_step:,}) is kept" if self.saved_step is not None else \
+            "no checkpoint was written"
+        return UserError(f"the {what} became {value} at step {self.step:,} (lr {self.lr():.3g}): training "
+                         f"stopped without saving; {kept}: lower lr (or raise warmup_iters) and re-run")
+
     def save(self, best: bool) -> None:
-        """Write the last checkpoint (and point best at it); every rank calls this, rank 0 writes."""
+        """Write the last checkpoint (and point best at it); every rank calls this, rank 0 writes. Weights that
+        are not all finite are never written: the run stops with a UserError and the last checkpoint stays."""
+        bad = next((n for n, p in self.named_params.items() if not bool(torch.isfinite(p).all())), None)
+        if bad is not None:  # (DDP ranks hold the same weights, so every rank stops here together)
+            raise self.diverged(f"weight {bad!r}", "not finite")
         rng = self.rng_tensors()
         if not self.dist.is_main:
             return
@@ -256,5 +285,6 @@ class Trainer:
                  "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                  "torch_version": torch.__version__}
         save_checkpoint(self.last, self.model, self.optimizer, self.named_params, rng, state)
+        self.saved_step = self.step
         if best:
             link_best(self.last, self.best)
