@@ -26,8 +26,9 @@ import typing
 from contextlib import contextmanager
 from typing import Iterator
 
-from common.cli import dataset_lock, format_counts, setup_logging
-from common.config import STAGES, StageFailed, UserError, build_config, config_dict, load_yaml, stage_section
+from common.cli import dataset_lock, dataset_paths, format_counts, os_error_line, setup_logging
+from common.config import (READ_ONLY_STAGES, STAGES, StageFailed, UserError, build_config, config_dict, load_yaml,
+                           shown, stage_section)
 from common.fsio import dumps_json, read_json, write_json
 from common.paths import REPO_ROOT, DatasetPaths
 
@@ -93,7 +94,7 @@ def plan_stages(profile: dict, args: argparse.Namespace) -> list[str]:
     wanted = profile.get("stages") or [s for s in STAGES if STAGE_MODULES[s]]
     if not isinstance(wanted, list) or any(s not in STAGES for s in wanted):
         bad = wanted if not isinstance(wanted, list) else [s for s in wanted if s not in STAGES][0]
-        raise UserError(f"profile 'stages' has an unknown stage {bad!r}; valid stages: {', '.join(STAGES)}")
+        raise UserError(f"profile 'stages' has an unknown stage {shown(bad)}; valid stages: {', '.join(STAGES)}")
     plan = [s for s in STAGES if s in wanted]
     if args.only:
         plan = [s for s in STAGES if s in args.only]
@@ -155,7 +156,10 @@ def demo_site_for(profile: dict, paths: DatasetPaths) -> Iterator[dict]:
     finally:
         site.stop()
         if paths.root.is_dir():  # created by the first stage on a fresh dataset
-            write_json(port_file, {"port": port})
+            try:
+                write_json(port_file, {"port": port})
+            except OSError:
+                pass  # a read-only dataset: the next run simply gets a fresh port
 
 
 def stage_config(module, stage: str, profile: dict, source: str):
@@ -187,7 +191,7 @@ def run_pipeline(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         profile_path, profile = load_profile(args.config)
-        paths = DatasetPaths.at(args.dataset_dir)
+        paths = dataset_paths(args.dataset_dir)
         plan = plan_stages(profile, args)
         modules = {s: importlib.import_module(STAGE_MODULES[s]) for s in plan}
         configs = {s: stage_config(modules[s], s, profile, str(profile_path)) for s in plan}  # checks early
@@ -202,7 +206,8 @@ def run_pipeline(argv: list[str] | None = None) -> int:
         return 0
     try:
         total = time.monotonic()
-        with dataset_lock(paths), demo_site_for(profile if plan else {}, paths) as placeholders:
+        writes = any(s not in READ_ONLY_STAGES for s in plan)  # train/generate/evaluate alone: a shared lock
+        with dataset_lock(paths, write=writes), demo_site_for(profile if plan else {}, paths) as placeholders:
             if placeholders:
                 filled = fill_placeholders(profile, placeholders)
                 configs = {s: stage_config(modules[s], s, filled, str(profile_path)) for s in plan}
@@ -217,9 +222,12 @@ def run_pipeline(argv: list[str] | None = None) -> int:
                 code = run_stages(plan, modules, configs, paths, args.force, start=cut)
             if code == 0:
                 print(f"run.py: done in {time.monotonic() - total:.1f} s")
-    except UserError as e:  # the lock is held by another run, or the demo site settings are wrong
+    except UserError as e:  # the lock is held by another run, the folder is read-only, or demo site settings
         print(f"run.py: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the dataset folder cannot be written (disk full...) outside any one stage
+        print(f"run.py: failed: {os_error_line(e)}", file=sys.stderr)
+        return 1
     return code
 
 
@@ -242,8 +250,9 @@ def run_stages(plan: list[str], modules: dict, configs: dict, paths: DatasetPath
         began = time.monotonic()
         try:
             counts = modules[stage].run(configs[stage], paths, force=force)
-        except (UserError, StageFailed) as e:
-            print(f"[{i}/{len(plan)}] {stage:<9} FAILED: {e}", file=sys.stderr)
+        except (UserError, StageFailed, OSError) as e:
+            reason = os_error_line(e) if isinstance(e, OSError) else e
+            print(f"[{i}/{len(plan)}] {stage:<9} FAILED: {reason}", file=sys.stderr)
             print(f"run.py: stopped at stage '{stage}'; fix the problem above and run again "
                   f"(finished stages are not redone)", file=sys.stderr)
             return 1

@@ -9,10 +9,13 @@ config field, prints a one-line summary, and maps errors to exit codes: 0 ok, 1 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 try:
@@ -20,8 +23,8 @@ try:
 except ImportError:  # Windows: no advisory locks; runs are simply not guarded against each other
     fcntl = None
 
-from common.config import (StageFailed, UserError, add_config_flags, config_dict, flag_overrides,
-                           resolve_config)
+from common.config import (READ_ONLY_STAGES, StageFailed, UserError, add_config_flags, config_dict,
+                           flag_overrides, resolve_config)
 from common.fsio import dumps_json
 from common.paths import DatasetPaths
 
@@ -88,7 +91,7 @@ def stage_main(stage: str, cfg_cls: type, run: Callable[..., dict], argv: list[s
         cfg = resolve_config(cfg_cls, stage, args.config, overrides)
         if finalize:
             cfg = finalize(cfg)
-        paths = DatasetPaths.at(args.dataset_dir)
+        paths = dataset_paths(args.dataset_dir)
         if args.dry_run:
             print(f"{prog}: dry run; dataset: {paths.root}")
             print(dumps_json(config_dict(cfg)))
@@ -97,7 +100,7 @@ def stage_main(stage: str, cfg_cls: type, run: Callable[..., dict], argv: list[s
         if not primary:
             run(cfg, paths, force=args.force)
             return 0
-        with dataset_lock(paths):
+        with dataset_lock(paths, write=stage not in READ_ONLY_STAGES):
             counts: dict[str, Any] = run(cfg, paths, force=args.force)
         print(f"{stage}: {format_counts(counts)} ({time.monotonic() - start:.1f} s)")
         return 0
@@ -107,9 +110,33 @@ def stage_main(stage: str, cfg_cls: type, run: Callable[..., dict], argv: list[s
     except StageFailed as e:
         print(f"{prog}: failed: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # disk full, a folder made read-only mid-run...: what and where, in one line
+        print(f"{prog}: failed: {os_error_line(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; re-run to continue where it stopped", file=sys.stderr)
         return 130
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for an OSError that stopped a stage: the reason and the file, plus a hint for common causes."""
+    where = f": {os.fsdecode(e.filename)!r}" if e.filename is not None else ""
+    hint = {errno.ENOSPC: "; free some space and run again (finished work is kept)",
+            errno.EDQUOT: "; free some space and run again (finished work is kept)",
+            errno.EROFS: "; use a writable --dataset-dir"}.get(e.errno or 0, "")
+    return f"{e.strerror or e}{where}{hint}"
+
+
+def dataset_paths(dataset_dir: str | None) -> DatasetPaths:
+    """The dataset folder of --dataset-dir (or the default); a path that is or runs through a file is a UserError."""
+    paths = DatasetPaths.at(dataset_dir)
+    for folder in (paths.root, *paths.root.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = "is a file" if folder == paths.root else f"is inside {folder}, which is a file"
+                raise UserError(f"dataset folder {paths.root} {what}, not a folder (check --dataset-dir)")
+            break
+    return paths
 
 
 def require_dataset(paths: DatasetPaths) -> None:
@@ -118,16 +145,49 @@ def require_dataset(paths: DatasetPaths) -> None:
         raise UserError(f"dataset folder not found: {paths.root} (check --dataset-dir, or run the import stage)")
 
 
+# Errors that mean "this folder cannot be written" (read-only mount, no permission).
+READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 @contextmanager
-def dataset_lock(paths: DatasetPaths) -> Iterator[None]:
-    """Hold an exclusive lock on the dataset so two runs never interleave writes (released even on kill -9)."""
+def dataset_lock(paths: DatasetPaths, write: bool = True) -> Iterator[None]:
+    """Guard a run against others on the same dataset (released even on kill -9).
+
+    Writers hold an exclusive lock on metadata/.lock, readers (READ_ONLY_STAGES) a shared one, so any number of
+    readers run together but never beside a writer. A reader needs no write access: it opens an existing lock
+    file read-only, and runs unguarded only where there is no lock file and none can be made (a read-only mount:
+    no writer can run there either). A writer on a read-only folder gets a one-line UserError before it starts."""
     if fcntl is None or not paths.root.is_dir():
         yield  # nothing to guard yet: the stage creates the folder or reports it missing
         return
-    paths.metadata.mkdir(parents=True, exist_ok=True)
-    with open(paths.metadata / ".lock", "w") as handle:
+    lock = paths.metadata / ".lock"
+    try:
+        handle = open_lock_file(lock, write)
+    except OSError as e:
+        if e.errno not in READ_ONLY_ERRNOS:
+            raise
+        if write:
+            raise UserError(f"dataset folder {paths.root} is read-only ({e.strerror}), and this stage writes there: "
+                            f"use a writable --dataset-dir (train, generate and evaluate only read it)") from None
+        handle = None  # a reader on a read-only folder: no writer can run there, so no lock is needed
+    if handle is None:
+        yield
+        return
+    with handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, (fcntl.LOCK_EX if write else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UserError(f"another run is using {paths.root}; wait for it to finish") from None
         yield
+
+
+def open_lock_file(lock: Path, write: bool):
+    """The lock file opened for flock: created by writers (and readers where they can), read-only otherwise.
+    Writers open it for writing, so a read-only mount fails here, before any work."""
+    if not write:
+        try:
+            return open(lock, "rb")
+        except FileNotFoundError:
+            pass  # never locked before: create it like a writer would
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    return open(lock, "ab")

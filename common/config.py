@@ -11,12 +11,15 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from common.safe_yaml import YAML_MAX_DEPTH, TooLarge, parse_yaml
 
 # Stage names in pipeline order; run.py flags, profiles and later issues use exactly these.
 STAGES = ("import", "search", "fetch", "extract", "validate", "filter", "clean", "prepare",
@@ -26,6 +29,11 @@ STAGES = ("import", "search", "fetch", "extract", "validate", "filter", "clean",
 PROFILE_KEYS = ("description", "stages", "stats", "demo_site", "tokenizer")
 # Sections of tools that are not pipeline stages but read their settings from a profile too.
 TOOL_SECTIONS = ("stats", "tokenizer")
+# Stages that only read the dataset's data (train, generate and evaluate write under the training output folder;
+# stats rewrites only its own report, when it can): they take a shared lock, or none where the folder is
+# read-only, so they run on a read-only or shared mount.
+READ_ONLY_STAGES = ("train", "generate", "evaluate", "stats")
+INT_LIMIT = 2 ** 63  # ints must fit in a signed 64-bit integer (numpy, torch and file offsets expect it)
 
 
 class UserError(Exception):
@@ -41,6 +49,17 @@ def opt(default: Any, help: str) -> Any:
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help})
     return dataclasses.field(default=default, metadata={"help": help})
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """repr() of a value for an error message, cut to about `limit` characters (values can be huge)."""
+    if isinstance(value, (list, dict)) and len(value) > limit:
+        return f"a {type(value).__name__} of {len(value):,} items"
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (Python refuses more than 4,300 digits)
+        return "a number too long to print"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -88,22 +107,47 @@ def coerce(key: str, value: Any, tp: Any) -> Any:
             return value
         if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
             return value.lower() in ("true", "yes", "1", "on")
-        raise UserError(f"config key '{key}' must be true or false, got {value!r}")
+        raise UserError(f"config key '{key}' must be true or false, got {shown(value)}")
     if inner in (int, float):
-        if isinstance(value, bool):
-            raise UserError(f"config key '{key}' must be {inner.__name__}, got {value!r}")
-        try:
-            out = inner(value)
-        except (TypeError, ValueError):
-            raise UserError(f"config key '{key}' must be {inner.__name__}, got {value!r}") from None
-        if inner is int and isinstance(value, float) and value != out:
-            raise UserError(f"config key '{key}' must be a whole number, got {value!r}")
-        return out
+        return _number(key, value, inner)
     if inner is str:
         if isinstance(value, (dict, list)):
             raise UserError(f"config key '{key}' must be a string, got {type(value).__name__}")
         return str(value)
     return value
+
+
+def _number(key: str, value: Any, tp: type) -> int | float:
+    """A finite float, or an int that fits in 64 bits; nan, inf, overflow and 5,000-digit numbers are one-line
+    UserErrors (a flag arrives as a string, YAML gives ints and floats)."""
+    bad = f"config key '{key}' must be {tp.__name__}, got {shown(value)}"
+    if isinstance(value, (bool, list, dict)) or (isinstance(value, str) and len(value.strip()) > 100):
+        raise UserError(bad)  # no setting needs 100 digits, and int() of thousands of digits is slow
+    out: int | float
+    if isinstance(value, (int, float)):
+        out = value
+    else:
+        try:
+            out = int(value) if tp is int else float(value)  # int("12") stays exact beyond 2**53
+        except (TypeError, ValueError):
+            try:
+                out = float(value)  # "1e3", "nan", "2.5"
+            except (TypeError, ValueError):
+                raise UserError(bad) from None
+    if isinstance(out, float) and not math.isfinite(out):
+        raise UserError(f"config key '{key}' must be a finite number, got {shown(value)}")
+    if tp is float:
+        try:
+            return float(out)
+        except OverflowError:  # an int beyond 1e308
+            raise UserError(f"config key '{key}' is too large: {shown(value)}") from None
+    if isinstance(out, float):
+        if not out.is_integer():
+            raise UserError(f"config key '{key}' must be a whole number, got {shown(value)}")
+        out = int(out)
+    if not -INT_LIMIT <= out < INT_LIMIT:
+        raise UserError(f"config key '{key}' is too large: {shown(value)} (limit: {INT_LIMIT:,})")
+    return out
 
 
 def read_user_file(path: str | Path, what: str) -> bytes:
@@ -125,11 +169,18 @@ def load_yaml(path: str | Path) -> dict:
     except UnicodeDecodeError as e:
         raise UserError(f"cannot read config file {p}: not UTF-8 ({e.reason} at byte {e.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise UserError(f"config file {p} is not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    except RecursionError:
+        raise UserError(f"config file {p} is nested too deeply (more than {YAML_MAX_DEPTH} levels)") from None
+    except (TooLarge, ValueError, OverflowError) as e:
+        why = str(e)
+        if "integer string conversion" in why:  # Python refuses to parse ints of more than 4,300 digits
+            why = "it holds a number of more than 4,300 digits"
+        raise UserError(f"config file {p} is refused: {why[:200]}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -148,7 +199,7 @@ def stage_section(data: dict, stage: str, source: str = "config") -> dict:
         return data
     unknown = [k for k in data if k not in STAGES and k not in PROFILE_KEYS]
     if unknown:
-        raise UserError(f"{source}: unknown section '{unknown[0]}'; valid sections: {', '.join(STAGES)}")
+        raise UserError(f"{source}: unknown section {shown(unknown[0])}; valid sections: {', '.join(STAGES)}")
     return data.get(stage) or {}
 
 
@@ -159,7 +210,7 @@ def build_config(cls: type, values: dict | None = None, source: str = "config") 
     for key in values:
         if key not in ftypes:
             valid = ", ".join(sorted(ftypes))
-            raise UserError(f"{source}: unknown key '{key}' for {cls.__name__}; valid keys: {valid}")
+            raise UserError(f"{source}: unknown key {shown(key)} for {cls.__name__}; valid keys: {valid}")
     return cls(**{k: coerce(k, v, ftypes[k]) for k, v in values.items()})
 
 

@@ -10,12 +10,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 HASH_CHUNK = 1 << 20  # bytes read at a time when hashing a file
+log = logging.getLogger("miniature_memory")
+
+
+def printable(name: str) -> str:
+    """A file name as valid UTF-8 text: bytes that are not UTF-8 (surrogate-escaped by the OS layer) become \\xNN,
+    so the name can be logged and stored in JSON."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def parse_json(data: bytes | str) -> object:
+    """json.loads that raises only ValueError for bad input: JSON nested too deeply to parse (RecursionError) and
+    integers of more than 4,300 digits (which Python refuses) are reported as bad JSON, not crashes."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except ValueError as e:
+        if "integer string conversion" in str(e):  # Python's guard against quadratic-time int parsing
+            raise ValueError("a number of more than 4,300 digits") from None
+        raise
 
 
 def fsync_dir(path: Path) -> None:
@@ -85,10 +106,11 @@ def write_json(path: Path, obj: Any) -> None:
 def read_json(path: Path, default: Any = None) -> Any:
     """Read a JSON file; `default` when it is missing."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         return default
+    return parse_json(data)
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> None:
@@ -143,18 +165,20 @@ def append_jsonl(path: Path, records: Iterable[dict], fsync: bool = True) -> int
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
-    """Yield the records of a JSONL file; a missing file yields nothing and a torn or garbled line is skipped."""
+    """Yield the records of a JSONL file; a missing file yields nothing, a torn last line is skipped and a garbled
+    line (bad JSON, nested too deeply, a 5,000-digit number) is skipped with a warning."""
     try:
         f = open(path, "rb")
     except FileNotFoundError:
         return
     with f:
-        for raw in f:
+        for lineno, raw in enumerate(f, 1):
             if not raw.endswith(b"\n"):
                 return  # torn last line: the write that made it never finished
             try:
-                rec = json.loads(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+                rec = parse_json(raw)
+            except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors too
+                log.warning(f"{printable(str(path))}:{lineno}: corrupt line ignored ({str(e)[:80]})")
                 continue
             if isinstance(rec, dict):
                 yield rec

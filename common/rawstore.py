@@ -6,16 +6,21 @@ order every later stage processes them in (so "keep the earliest" and stable tok
 
 Crash safety: the text file is written first (temp + fsync + rename), its index record after. A kill between
 the two leaves an "orphan" file, which the next `RawStore.add` of the same content adopts instead of writing
-a second copy, so a re-run ends with exactly the files and records of an uninterrupted run.
+a second copy, so a re-run ends with exactly the files and records of an uninterrupted run. A record that cannot
+be stored (text or metadata that is not valid Unicode) is refused before its file is written, and an index append
+that fails (disk full) is cut back and the files it would have indexed are removed: every error leaves the store
+as it was before the batch, with no file lacking a record.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from common.fsio import append_jsonl, atomic_write_bytes, read_jsonl, sha256_bytes, sha256_file
+from common.fsio import (append_jsonl, atomic_write_bytes, dumps_json, read_jsonl, repair_torn_tail, sha256_bytes,
+                         sha256_file)
 from common.paths import DatasetPaths
 
 INDEX_VERSION = 1
@@ -84,9 +89,33 @@ def read_raw_index(paths: DatasetPaths, fields: tuple[str, ...] | None = None) -
     return out
 
 
+class Tampered(Exception):
+    """A raw file whose bytes are not the ones its index record names: edited (or replaced) after import."""
+
+    def __init__(self, item: str, expected: str | None, actual: str):
+        super().__init__(f"raw/{item}.txt changed since import (sha256_mismatch)")
+        self.item, self.evidence = item, {"expected": expected, "actual": actual}
+
+
+def read_raw_verified(paths: DatasetPaths, item: str, record: dict | None) -> bytes:
+    """The bytes of an item's raw file, checked against the sha256 of its index record (`record`, from
+    read_raw_index); Tampered when they differ or there is no record. Later stages call this so an edit made
+    after validate never reaches cleaned/ or processed/."""
+    data = paths.raw_file(item).read_bytes()
+    actual = sha256_bytes(data)
+    expected = (record or {}).get("sha256")
+    if actual != expected:
+        raise Tampered(item, expected, actual)
+    return data
+
+
 def utc_iso(when: datetime) -> str:
     """`2026-11-22T10:04:05Z`."""
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Unstorable(ValueError):
+    """An item the raw store refuses (e.g. text with lone surrogates, which UTF-8 cannot encode)."""
 
 
 class RawStore:
@@ -99,6 +128,7 @@ class RawStore:
         self.known = {(r["source"], r["sha256"]): item for item, r in self.index.items()}
         self._orphans: dict[str, dict[tuple[str, str], Path]] = {}  # source -> (doc_id, hash) -> file
         self._pending: list[dict] = []
+        self._written: set[str] = set()  # files this store wrote whose records are still pending
 
     def __enter__(self) -> "RawStore":
         return self
@@ -107,10 +137,38 @@ class RawStore:
         self.flush()
 
     def flush(self) -> None:
-        """Append buffered index records (one fsync for the batch)."""
-        if self._pending:
-            append_jsonl(self.paths.raw_index, self._pending)
-            self._pending = []
+        """Append buffered index records (one fsync for the batch). All or nothing: when the append fails (disk
+        full), the index is cut back to its old end, the files written for the batch are removed and the error is
+        raised, so no raw file is left without its record."""
+        if not self._pending:
+            return
+        pending, written = self._pending, self._written
+        self._pending, self._written = [], set()
+        index, size = self.paths.raw_index, None
+        try:
+            repair_torn_tail(index)
+            size = index.stat().st_size if index.exists() else 0
+            append_jsonl(index, pending)
+        except OSError:
+            self._roll_back(size, pending, written)
+            raise
+
+    def _roll_back(self, size: int | None, pending: list[dict], written: set[str]) -> None:
+        """Undo a failed append: cut the index back to `size` bytes (None: nothing was appended yet), then
+        forget the batch and remove the files it wrote."""
+        if size is not None:
+            try:
+                os.truncate(self.paths.raw_index, size)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return  # the index may hold some of the records: keep their files (the next append repairs it)
+        for rec in pending:
+            item = rec["path"][:-4]
+            self.index.pop(item, None)
+            self.known.pop((rec["source"], rec["sha256"]), None)
+            if rec["path"] in written:
+                (self.paths.raw / rec["path"]).unlink(missing_ok=True)
 
     def _orphans_of(self, source: str) -> dict[tuple[str, str], Path]:
         if source not in self._orphans:
@@ -128,18 +186,26 @@ class RawStore:
 
     def contains(self, source: str, text: str) -> bool:
         """True when this exact content is already stored under this source."""
-        return (safe_source(source), sha256_bytes(text.encode("utf-8"))) in self.known
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            return False  # not storable at all (add() refuses it with the reason)
+        return (safe_source(source), sha256_bytes(data)) in self.known
 
     def add(self, text: str, source: str, doc_id: str, *, url: str | None = None, title: str | None = None,
             method: str = "import", when: datetime | None = None, extra: dict | None = None) -> tuple[str, bool]:
         """Store `text` once; returns (item id, added). Same content from the same source is a no-op."""
         source, doc_id = safe_source(source), safe_doc_id(doc_id)
-        data = text.encode("utf-8")
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise Unstorable(f"text is not valid Unicode (lone surrogate at character {e.start})") from None
         digest = sha256_bytes(data)
         if (source, digest) in self.known:
             return self.known[(source, digest)], False
         orphan = self._orphans_of(source).pop((doc_id, digest[:HASH_PREFIX_LEN]), None)
-        if orphan is not None and sha256_file(orphan) == digest:
+        adopted = orphan is not None and sha256_file(orphan) == digest
+        if adopted:
             # Written by a run that was killed before its index record: adopt it, keep its original time.
             path = orphan
             stamp = parse_raw_name(orphan.name)["time"]
@@ -147,14 +213,19 @@ class RawStore:
         else:
             when = when or datetime.now(timezone.utc)
             path = self.paths.raw / source / raw_name(when, source, doc_id, digest)
-            if not path.exists():
-                atomic_write_bytes(path, data)
         rel = f"{source}/{path.name}"
         rec = {"v": INDEX_VERSION, "path": rel, "source": source, "doc_id": doc_id, "url": url,
                "title": title, "time": utc_iso(when), "method": method, "sha256": digest,
                "chars": len(text), "bytes": len(data)}
         if extra:
             rec.update({k: v for k, v in extra.items() if k not in rec})
+        try:  # a record that cannot be written must be refused before its file exists (no orphan)
+            dumps_json(rec).encode("utf-8")
+        except (TypeError, ValueError, RecursionError) as e:
+            raise Unstorable(f"its metadata cannot be stored as JSON ({str(e)[:80]})") from None
+        if not adopted and not path.exists():
+            atomic_write_bytes(path, data)
+            self._written.add(rel)
         self._pending.append(rec)
         item = rel[:-4]
         self.index[item] = {"source": source, "sha256": digest}

@@ -9,15 +9,22 @@ one item at a time. An item that cleans to fewer than `min_chars` visible charac
 rejected with reason `empty_after_clean`. Cleaned files of items that are no longer kept (the filter changed
 its mind) or whose raw file vanished are deleted, as are temp files left by a killed run.
 
-Incremental: `metadata/clean_ledger.jsonl` records each item's outcome (size and sha256 of its cleaned file)
-under a header fingerprint of the config, the rules' text and `CLEAN_VERSION`; an item that loses its cleaned
-file gets a `dropped_upstream` record, so `read_kept(paths, "clean")` lists exactly the items in cleaned/.
-An item with a record and its cleaned file of the recorded size is skipped; when the fingerprint changes (new config, edited rules, new
-cleaning code) or with --force everything is redone. Because cleaning is a pure function of the raw bytes and
-the fingerprint, a run killed at any point and re-run, or a run after deleting cleaned/, gives a byte-identical
-cleaned/ tree. Raw files are only read.
+Incremental: `metadata/clean_ledger.jsonl` records each item's outcome (size and sha256 of its cleaned file,
+and `raw_sha256`, the sha256 of the raw bytes it was cleaned from) under a header fingerprint of the config, the
+rules' text and `CLEAN_VERSION`; an item that loses its cleaned file gets a `dropped_upstream` record, so
+`read_kept(paths, "clean")` lists exactly the items in cleaned/. An item is skipped as unchanged when its record's
+`raw_sha256` is the sha256 of its raw index record and its cleaned file has the recorded size; when the
+fingerprint changes (new config, edited rules, new cleaning code) or with --force everything is redone. Because
+cleaning is a pure function of the raw bytes and the fingerprint, a run killed at any point and re-run, or a run
+after deleting cleaned/, gives a byte-identical cleaned/ tree. Raw files are only read.
 
-**Reads:** `dataset/metadata/filter_ledger.jsonl` (kept items), `dataset/raw/**`.
+Tamper check: the raw bytes an item is cleaned from must have the sha256 of its raw index record (an edit made
+after validate ran). A changed file is not cleaned (its old cleaned file, if any, is removed as it can no longer
+be checked); the other items are cleaned and every output written, then the stage fails naming it. Once the
+original is restored, the next run cleans it from the right bytes.
+
+**Reads:** `dataset/metadata/filter_ledger.jsonl` (kept items), `dataset/metadata/raw_index.jsonl`,
+`dataset/raw/**`.
 **Writes:** `dataset/cleaned/<source>/*.txt`, `dataset/metadata/clean_ledger.jsonl`,
 `dataset/rejected/empty_after_clean/clean.jsonl`, `dataset/metadata/clean_manifest.json`.
 **Usage:**
@@ -36,11 +43,11 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from common.cli import require_dataset, stage_main
-from common.config import UserError, config_dict, fingerprint, opt
+from common.config import StageFailed, UserError, config_dict, fingerprint, opt
 from common.fsio import atomic_write_bytes, sha256_bytes
 from common.ledger import Ledger, read_kept, write_manifest, write_rejections
 from common.paths import DatasetPaths
-from common.rawstore import item_sort_key
+from common.rawstore import Tampered, item_sort_key, read_raw_index, read_raw_verified
 from scripts.clean_rules import Rules, compile_rules, load_rules_file
 from scripts.text_cleaning import clean_text
 
@@ -100,16 +107,19 @@ def _size(path: Path) -> int | None:
         return None
 
 
-def clean_item(paths: DatasetPaths, item: str, rules: Rules, min_chars: int) -> tuple[bytes | None, dict]:
-    """Clean one raw file: (bytes to write or None when rejected, its decision fields)."""
-    raw = paths.raw_file(item).read_bytes()
+def clean_item(paths: DatasetPaths, item: str, rules: Rules, min_chars: int,
+               record: dict | None) -> tuple[bytes | None, dict]:
+    """Clean one raw file: (bytes to write or None when rejected, its decision fields). `record` is its raw index
+    record: Tampered when the file's bytes are not the recorded ones."""
+    raw = read_raw_verified(paths, item, record)
     text = clean_text(raw.decode("utf-8", errors="replace"), rules)
     chars = visible_chars(text)
+    raw_sha = record["sha256"]
     if chars < min_chars:
-        return None, {"keep": False, "reason": "empty_after_clean",
+        return None, {"keep": False, "reason": "empty_after_clean", "raw_sha256": raw_sha,
                       "evidence": {"raw_bytes": len(raw), "chars_after_clean": chars, "min_chars": min_chars}}
     data = text.encode("utf-8")
-    return data, {"keep": True, "bytes": len(data), "sha256": sha256_bytes(data)}
+    return data, {"keep": True, "bytes": len(data), "sha256": sha256_bytes(data), "raw_sha256": raw_sha}
 
 
 def remove_stale(paths: DatasetPaths, keep: set[str]) -> int:
@@ -149,8 +159,9 @@ def run(cfg: CleanConfig, paths: DatasetPaths, force: bool = False) -> dict:
     valid = set(read_kept(paths, "validate"))
     items = [i for i in read_kept(paths, INPUT_STAGE) if i in valid]
     fp = clean_fingerprint(cfg, rules)
+    index = read_raw_index(paths, fields=("sha256",))
     counts = {"cleaned": 0, "unchanged": 0, "rejected": 0, "removed": 0}
-    decisions, keep, vanished, bytes_in, bytes_out = [], set(), 0, 0, 0
+    decisions, keep, vanished, bytes_in, bytes_out, tampered = [], set(), 0, 0, 0, []
     paths.cleaned.mkdir(parents=True, exist_ok=True)
     with Ledger(paths.ledger(STAGE), STAGE, fp, force=force) as ledger:
         for item in tqdm(items, desc="clean", unit="item", disable=None):
@@ -161,11 +172,21 @@ def run(cfg: CleanConfig, paths: DatasetPaths, force: bool = False) -> dict:
             prev = ledger.decisions.get(item)
             if prev is not None and prev.get("reason") == DROPPED:
                 prev = None  # kept again upstream: clean it afresh
-            if prev is not None and (not prev["keep"] or _size(out) == prev.get("bytes")):
+            # Current only when made from the recorded raw bytes (an output made from an edited file, or by a
+            # version that did not record them, is redone) and its cleaned file is still there.
+            raw_sha = index.get(item, {}).get("sha256")
+            current = (prev is not None and raw_sha is not None and prev.get("raw_sha256") == raw_sha
+                       and (not prev["keep"] or _size(out) == prev.get("bytes")))
+            if current:
                 rec = prev
                 counts["rejected" if not rec["keep"] else "unchanged"] += 1
             else:
-                data, fields = clean_item(paths, item, rules, cfg.min_chars)
+                try:
+                    data, fields = clean_item(paths, item, rules, cfg.min_chars, index.get(item))
+                except Tampered as e:
+                    log.warning(f"skipped {item}: {e}")
+                    tampered.append(item)
+                    continue
                 bytes_in += _size(paths.raw_file(item)) or 0
                 if data is not None:
                     atomic_write_bytes(out, data)
@@ -190,10 +211,14 @@ def run(cfg: CleanConfig, paths: DatasetPaths, force: bool = False) -> dict:
     rejected = write_rejections(paths, STAGE, decisions)
     write_manifest(paths, STAGE, config_dict(cfg), counts, fingerprint=fp, clean_version=CLEAN_VERSION,
                    rejected_by_reason=rejected, inputs=len(items), vanished=vanished, kept=len(keep),
-                   bytes_in_this_run=bytes_in, bytes_out_this_run=bytes_out)
+                   bytes_in_this_run=bytes_in, bytes_out_this_run=bytes_out, sha256_mismatch=tampered[:100])
     if vanished:
         log.warning(f"{vanished:,} kept items have no raw file any more (deleted from raw/?); re-run the "
                     f"validate and filter stages")
+    if tampered:
+        raise StageFailed(f"{len(tampered):,} raw file(s) changed since import (sha256_mismatch), first: "
+                          f"raw/{tampered[0]}.txt; they were not cleaned: restore the original, or delete it and "
+                          f"import the new text, then run validate again")
     return counts
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from common.config import UserError, read_user_file
+from common.safe_yaml import parse_yaml
 from scripts.text_heuristics import KEEP, Verdict
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "content_policy.default.yaml"
@@ -147,8 +148,8 @@ def load_policy(path: str | Path | None = None) -> Policy:
     p = Path(path).expanduser().resolve() if path else DEFAULT_POLICY
     blob = read_user_file(p, "policy file")
     try:
-        data = yaml.safe_load(blob.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        data = parse_yaml(blob.decode("utf-8"))  # bounded: an alias bomb is refused, not expanded
+    except (yaml.YAMLError, ValueError, RecursionError) as e:  # ValueError: not UTF-8, or beyond the bounds
         raise UserError(f"policy file {p} is not valid UTF-8 YAML: {str(e).splitlines()[0]}") from None
     return Policy(str(p), hashlib.sha256(blob).hexdigest(), parse_policy(data, str(p)))
 

@@ -19,11 +19,16 @@ in their ledger records; their MinHash signatures in metadata/filter_minhash.bin
 item, cut back to the ledger on start; see scripts/near_dup.py). A config or policy change, or --force, starts
 the ledger and the signature file over. Texts are read one at a time, so memory does not grow with text size.
 
+Tamper check: each item's raw file is checked against the sha256 of its raw index record before it is decided
+(an edit made after validate ran). A changed file gets no decision (so once the original is restored it is
+decided normally); the other items are decided and every output written, then the stage fails naming it.
+
 Language ID: py3langid, picked with bench/langid_compare.py (accuracy on par with langdetect and lingua, 3-10x
 faster). It runs on the first lang_sample_chars characters; texts with fewer than lang_min_letters letters there
 are never rejected for language (too little to go on), nor are detections below lang_min_confidence.
 
-**Reads:** metadata/validate_ledger.jsonl (items kept by validate), raw/<item>.txt, the policy YAML.
+**Reads:** metadata/validate_ledger.jsonl (items kept by validate), metadata/raw_index.jsonl, raw/<item>.txt, the
+policy YAML.
 **Writes:** metadata/filter_ledger.jsonl, metadata/filter_minhash.bin, rejected/<reason>/filter.jsonl,
 metadata/filter_manifest.json.
 **Usage:**
@@ -44,9 +49,10 @@ import numpy as np
 from tqdm import tqdm
 
 from common.cli import require_dataset, stage_main
-from common.config import UserError, config_dict, fingerprint, opt
+from common.config import StageFailed, UserError, config_dict, fingerprint, opt
 from common.ledger import Ledger, read_kept, write_manifest, write_rejections
 from common.paths import DatasetPaths
+from common.rawstore import Tampered, read_raw_index, read_raw_verified
 from scripts.content_policy import Policy, check_policy, load_policy
 from scripts.near_dup import Signer, SignatureIndex, band_params, exact_key, normalise
 from scripts.text_heuristics import (LanguageGuesser, Verdict, check_boilerplate, check_language, check_length,
@@ -154,13 +160,19 @@ class Deduper:
 
 
 def decide(item: str, paths: DatasetPaths, cfg: FilterConfig, dedup: Deduper, policy: Policy,
-           guesser: LanguageGuesser) -> tuple[Verdict, str | None, np.ndarray | None]:
-    """(verdict, exact key, signature) of one new item; key and signature are set when it is kept."""
-    raw = paths.raw_file(item)
-    size = raw.stat().st_size
+           guesser: LanguageGuesser, record: dict | None) -> tuple[Verdict, str | None, np.ndarray | None]:
+    """(verdict, exact key, signature) of one new item; key and signature are set when it is kept.
+    `record` is its raw index record: Tampered when the raw file no longer matches it."""
+    size = paths.raw_file(item).stat().st_size
+    recorded = (record or {}).get("bytes")
+    if isinstance(recorded, int) and size != recorded:  # changed, seen without reading it
+        raise Tampered(item, record.get("sha256"), f"unknown ({size:,} bytes, recorded {recorded:,})")
     if size > 4 * cfg.max_chars:  # UTF-8 needs at most 4 bytes a character: too long without reading it
         return Verdict(False, "too_long", {"bytes": size, "max_chars": cfg.max_chars}), None, None
-    text = raw.read_text(encoding="utf-8", errors="replace")
+    # Decoded as Path.read_text did before the tamper check (replacement characters, universal newlines), so
+    # decisions stay the same.
+    text = read_raw_verified(paths, item, record).decode("utf-8", errors="replace")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     verdict = check_length(text, cfg)
     if not verdict.keep:
         return verdict, None, None
@@ -198,16 +210,21 @@ def run(cfg: FilterConfig, paths: DatasetPaths, force: bool = False) -> dict:
         log.warning("no validate ledger: nothing to filter (run scripts/validate_raw.py first)")
     fp = fingerprint({"config": config_dict(cfg), "policy_sha256": policy.sha256, "version": FILTER_VERSION,
                       "py3langid": version("py3langid"), "datasketch": version("datasketch")})
-    new = 0
+    new, tampered = 0, []
     with Ledger(paths.ledger(STAGE), STAGE, fp, force=force) as ledger:
         dedup = Deduper(cfg, paths, ledger)
         try:
             todo = [i for i in inputs if i not in ledger]
+            index = read_raw_index(paths, fields=("sha256", "bytes")) if todo else {}
             for item in tqdm(todo, desc="filter", unit="item", disable=None):
                 try:
-                    verdict, key, sig = decide(item, paths, cfg, dedup, policy, guesser)
+                    verdict, key, sig = decide(item, paths, cfg, dedup, policy, guesser, index.get(item))
                 except OSError as e:
                     log.warning(f"skipped {item}: cannot read its raw file ({e.strerror}); re-run validate")
+                    continue
+                except Tampered as e:
+                    log.warning(f"skipped {item}: {e}")
+                    tampered.append(item)
                     continue
                 if verdict.keep:
                     dedup.keep(item, key, sig)
@@ -225,7 +242,11 @@ def run(cfg: FilterConfig, paths: DatasetPaths, force: bool = False) -> dict:
     write_manifest(paths, STAGE, config_dict(cfg), totals, fingerprint=fp, policy_file=policy.path,
                    policy_sha256=policy.sha256, language_id=f"py3langid {version('py3langid')}",
                    signatures=f"metadata/{SIGNATURE_FILE}", lsh={"bands": bands, "rows_per_band": rows},
-                   reasons=list(REASONS))
+                   reasons=list(REASONS), sha256_mismatch=tampered[:100])
+    if tampered:
+        raise StageFailed(f"{len(tampered):,} raw file(s) changed since import (sha256_mismatch), first: "
+                          f"raw/{tampered[0]}.txt; they were not filtered: restore the original, or delete it "
+                          f"and import the new text, then run validate again")
     return {"new": new, **totals}
 
 

@@ -26,9 +26,10 @@ from tqdm import tqdm
 
 from common.cli import stage_main
 from common.config import UserError, config_dict, opt
+from common.fsio import parse_json, printable
 from common.ledger import write_manifest
 from common.paths import DatasetPaths
-from common.rawstore import RawStore
+from common.rawstore import RawStore, Unstorable
 
 STAGE = "import"
 SUFFIXES = (".txt", ".jsonl", ".json")
@@ -50,6 +51,14 @@ class Skip(Exception):
     """An input that cannot be imported; the message is the one-line reason."""
 
 
+class StoreFailed(Exception):
+    """Writing the raw store failed (disk full...): stops the import, unlike an input that cannot be read."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
 def decode_text(data: bytes) -> str:
     """Bytes of a text file as str; Skip for binary, invalid UTF-8 or empty content."""
     if b"\x00" in data:
@@ -66,9 +75,11 @@ def decode_text(data: bytes) -> str:
 def records_from_json(data: bytes, text_key: str) -> Iterator[tuple[int, dict]]:
     """(index, record) pairs of a .json list of strings or objects."""
     try:
-        value = json.loads(decode_text(data))
+        value = parse_json(decode_text(data))
     except json.JSONDecodeError as e:
         raise Skip(f"not valid JSON (line {e.lineno}): {e.msg}") from None
+    except ValueError as e:  # nested too deeply, or a number of more than 4,300 digits
+        raise Skip(f"not usable JSON: {str(e)[:100]}") from None
     if not isinstance(value, list):
         raise Skip(f"a .json file must hold a list of strings or of {{\"{text_key}\": ...}} objects")
     for i, rec in enumerate(value):
@@ -82,9 +93,9 @@ def records_from_jsonl(path: Path, text_key: str) -> Iterator[tuple[int, dict]]:
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                log.warning(f"skipped {path}:{lineno}: not valid JSON")
+                rec = parse_json(line)
+            except ValueError:  # bad JSON or UTF-8, nested too deeply, a number of more than 4,300 digits
+                log.warning(f"skipped {printable(str(path))}:{lineno}: not valid JSON")
                 continue
             yield lineno, ({text_key: rec} if isinstance(rec, str) else rec)
 
@@ -108,7 +119,8 @@ def import_file(store: RawStore, path: Path, base: Path, cfg: ImportConfig, coun
     """Import one file's texts into the store, updating counts."""
     if path.stat().st_size > cfg.max_file_mb * 1e6:
         raise Skip(f"larger than max_file_mb={cfg.max_file_mb:g}")
-    stem = str(path.relative_to(base).with_suffix("")).replace("/", "-")
+    # printable(): a file name that is not UTF-8 gets \xNN escapes, so it can go into the index and a doc id.
+    stem = printable(str(path.relative_to(base).with_suffix(""))).replace("/", "-")
     suffix = path.suffix.lower()
     if suffix == ".txt":
         entries: Iterator[tuple[int | None, dict]] = iter([(None, {cfg.text_key: decode_text(path.read_bytes())})])
@@ -118,17 +130,27 @@ def import_file(store: RawStore, path: Path, base: Path, cfg: ImportConfig, coun
         entries = records_from_json(path.read_bytes(), cfg.text_key)
     else:
         raise Skip(f"unsupported file type '{suffix}' (use {', '.join(SUFFIXES)})")
+    shown = printable(str(path))
     for pos, rec in entries:
-        where = f"{path}" if pos is None else f"{path}[{pos}]"
+        where = shown if pos is None else f"{shown}[{pos}]"
         text = rec.get(cfg.text_key) if isinstance(rec, dict) else None
         if not isinstance(text, str) or not text.strip():
             log.warning(f"skipped {where}: no non-empty '{cfg.text_key}' string")
             counts["skipped"] += 1
             continue
-        doc_id = str(rec.get("id") or (stem if pos is None else f"{stem}-{pos:06d}"))
+        given_id = rec.get("id") if isinstance(rec.get("id"), (str, int, float)) else None  # no list or mapping
+        doc_id = str(given_id or (stem if pos is None else f"{stem}-{pos:06d}"))
         title = rec.get("title") if isinstance(rec.get("title"), str) else stem
-        item, added = store.add(text, cfg.source, doc_id, title=title, url=rec.get("url"),
-                                method="import", extra={"input": str(path)})
+        url = rec.get("url") if isinstance(rec.get("url"), str) else None
+        try:
+            item, added = store.add(text, cfg.source, doc_id, title=title, url=url,
+                                    method="import", extra={"input": shown})
+        except Unstorable as e:
+            log.warning(f"skipped {where}: {e}")
+            counts["skipped"] += 1
+            continue
+        except OSError as e:
+            raise StoreFailed(e) from None
         if added:
             counts["added"] += 1
         else:
@@ -162,10 +184,12 @@ def run(cfg: ImportConfig, paths: DatasetPaths, force: bool = False) -> dict:
             try:
                 import_file(store, path, base, cfg, counts)
             except Skip as e:
-                log.warning(f"skipped {path}: {e}")
+                log.warning(f"skipped {printable(str(path))}: {e}")
                 counts["skipped"] += 1
+            except StoreFailed as e:
+                raise e.error from None  # the store rolls its unflushed batch back on the way out
             except OSError as e:
-                log.warning(f"skipped {path}: cannot read ({e.strerror})")
+                log.warning(f"skipped {printable(str(path))}: cannot read ({e.strerror})")
                 counts["skipped"] += 1
     write_manifest(paths, STAGE, config_dict(cfg), counts)
     return counts

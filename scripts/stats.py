@@ -9,7 +9,8 @@ a PNG chart (length histogram + cumulative growth). Same dataset, same bytes: no
 
 **Reads:** `dataset/raw/`, `dataset/metadata/raw_index.jsonl`, the stage ledgers, `dataset/rejected/`,
 `dataset/cleaned/`, `dataset/processed/meta.json`. Nothing is modified.
-**Writes:** `dataset/metadata/stats.json`, `dataset/metadata/stats.png` (each only when its bytes change).
+**Writes:** `dataset/metadata/stats.json`, `dataset/metadata/stats.png` (each only when its bytes change; skipped with a
+warning when the dataset folder is read-only).
 **Usage:**
     python scripts/stats.py
     python scripts/stats.py --dataset-dir /data/stories --hist-bins 30 --no-chart
@@ -26,7 +27,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from common.cli import require_dataset, stage_main
+from common.cli import READ_ONLY_ERRNOS, require_dataset, stage_main
 from common.config import UserError, config_dict, opt
 from common.fsio import read_json, read_jsonl, write_if_changed
 from common.ledger import read_kept
@@ -229,10 +230,16 @@ def run(cfg: StatsConfig, paths: DatasetPaths, force: bool = False) -> dict:
     print(format_report(stats, paths))
     # The same text common.fsio.write_json writes (sorted keys, indented), compared before rewriting.
     text = json.dumps(stats, sort_keys=True, ensure_ascii=False, indent=2) + "\n"
-    write_if_changed(paths.metadata / "stats.json", text.encode("utf-8"))
-    if cfg.chart:
-        from scripts.stats_chart import draw_chart
-        write_if_changed(paths.metadata / "stats.png", draw_chart(stats))
+    try:
+        write_if_changed(paths.metadata / "stats.json", text.encode("utf-8"))
+        if cfg.chart:
+            from scripts.stats_chart import draw_chart
+            write_if_changed(paths.metadata / "stats.png", draw_chart(stats))
+    except OSError as e:
+        if e.errno not in READ_ONLY_ERRNOS:
+            raise
+        # The report is the printed table; a read-only (shared) dataset just does not keep a copy of it.
+        log.warning(f"stats.json not written: {paths.metadata} is read-only ({e.strerror})")
     t = stats["totals"]
     return {"raw": t["raw"], "validated": t["validated"] or 0, "rejected": stats["rejected_total"],
             "chars": stats["lengths"]["total"]}

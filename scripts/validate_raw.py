@@ -45,7 +45,7 @@ from tqdm import tqdm
 
 from common.cli import require_dataset, stage_main
 from common.config import StageFailed, UserError, config_dict, fingerprint, opt
-from common.fsio import HASH_CHUNK, dumps_json, write_if_changed
+from common.fsio import HASH_CHUNK, dumps_json, printable, write_if_changed
 from common.ledger import LEDGER_VERSION, write_manifest, write_rejections
 from common.paths import DatasetPaths
 from common.rawstore import item_sort_key, parse_raw_name, read_raw_index
@@ -65,11 +65,6 @@ class ValidateConfig:
     max_bytes: int = opt(20_000_000, "reject raw files larger than this (bytes; 20 MB)")
     max_control_share: float = opt(0.05, "reject as binary when more than this share of the bytes are "
                                          "control characters (0-1; random binary data has about 0.12)")
-
-
-def printable(name: str) -> str:
-    """A file name as valid UTF-8 text: undecodable bytes (surrogate-escaped by the OS layer) become \\xNN."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def item_id(rel: str) -> str:

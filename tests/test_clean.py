@@ -2,6 +2,7 @@
 stage's file behaviour (mirrored names, removals, incremental runs, config changes, kill -9, raw untouched)."""
 
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.config import UserError
+from common.config import StageFailed, UserError
 from common.fsio import read_jsonl
 from common.ledger import Ledger, read_kept
 from common.paths import REPO_ROOT, DatasetPaths
@@ -299,6 +300,44 @@ def test_items_validate_stops_keeping_leave_cleaned(tmp_path):
     counts = run(CleanConfig(), paths)
     assert counts["removed"] == 1
     assert paths.cleaned_file(items[0]).is_file() and not paths.cleaned_file(items[1]).exists()
+
+
+def test_raw_file_edited_after_validate_is_refused_and_restoring_it_rederives(tmp_path):
+    paths = DatasetPaths.at(tmp_path / "ds")
+    items = add_items(paths, ["First story, kept as it is.", "Second story, as it was imported."])
+    set_filter(paths, {i: True for i in items})
+    run(CleanConfig(), paths)
+    good = paths.cleaned_file(items[1]).read_bytes()
+    raw = paths.raw_file(items[1])
+    original = raw.read_bytes()
+    raw.write_bytes(original.replace(b"imported", b"TAMPERED"))  # after validate kept it
+    with pytest.raises(StageFailed, match="sha256_mismatch.*" + items[1].split("/")[1]):
+        run(CleanConfig(), paths, force=True)  # everything is cleaned again, from raw
+    assert paths.cleaned_file(items[0]).is_file()  # the others are done
+    assert not paths.cleaned_file(items[1]).exists()  # never the edited text, nor an output it cannot recheck
+    assert items[1] not in read_kept(paths, "clean")
+    raw.write_bytes(original)
+    assert run(CleanConfig(), paths)["cleaned"] == 1
+    assert paths.cleaned_file(items[1]).read_bytes() == good
+
+
+def test_unchanged_is_keyed_on_the_raw_content_hash(tmp_path):
+    """An output made from other raw bytes than the recorded ones (an earlier version cleaned an edited file and
+    the original was restored) is redone, even though its cleaned file has the recorded size."""
+    paths = DatasetPaths.at(tmp_path / "ds")
+    items = add_items(paths, ["A story about the sea and a boat."])
+    set_filter(paths, {items[0]: True})
+    run(CleanConfig(), paths)
+    out = paths.cleaned_file(items[0])
+    good = out.read_bytes()
+    stale = good.replace(b"sea", b"SEA")  # same size, made from a tampered raw file
+    out.write_bytes(stale)
+    records = list(read_jsonl(paths.ledger("clean")))
+    records[-1].update(sha256=hashlib.sha256(stale).hexdigest(), raw_sha256="0" * 64)
+    paths.ledger("clean").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert run(CleanConfig(), paths) == {"cleaned": 1, "unchanged": 0, "rejected": 0, "removed": 0}
+    assert out.read_bytes() == good
+    assert run(CleanConfig(), paths)["unchanged"] == 1
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from common.config import UserError, resolve_config
-from common.fsio import read_jsonl, sha256_bytes
+from common.config import StageFailed, UserError, resolve_config
+from common.fsio import append_jsonl, read_jsonl, sha256_bytes
 from common.ledger import Ledger, read_kept
 from common.paths import DatasetPaths
 from common.rawstore import list_raw_items, raw_name
@@ -33,8 +33,9 @@ def edit_words(text: str, rng: random.Random, n: int = 3) -> str:
 
 
 def add_items(paths: DatasetPaths, texts: list[str], start: int = 0, source: str = "t") -> list[str]:
-    """Write raw files named as the raw store does (arrival time T0 + index seconds) and mark them validated."""
-    items = []
+    """Write raw files named as the raw store does (arrival time T0 + index seconds), with their index records
+    (the filter checks each file's sha256 against its record), and mark them validated."""
+    items, records = [], []
     for i, text in enumerate(texts, start):
         data = text.encode("utf-8")
         name = raw_name(T0 + timedelta(seconds=i), source, f"doc{i:05d}", sha256_bytes(data))
@@ -42,6 +43,9 @@ def add_items(paths: DatasetPaths, texts: list[str], start: int = 0, source: str
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         items.append(f"{source}/{name[:-4]}")
+        records.append({"v": 1, "path": f"{source}/{name}", "source": source, "sha256": sha256_bytes(data),
+                        "bytes": len(data)})
+    append_jsonl(paths.raw_index, records)
     with Ledger(paths.ledger("validate"), "validate", "test") as ledger:
         for item in list_raw_items(paths):
             if item not in ledger:
@@ -203,6 +207,22 @@ def test_second_run_does_no_work_and_config_change_restarts(tmp_path):
     assert not (paths.rejected / "near_duplicate").exists()
     forced = run(FilterConfig(), paths, force=True)
     assert forced["new"] == len(items) and snapshot(paths) == snap
+
+
+@pytest.mark.parametrize("edit", ["same_size", "appended"])
+def test_raw_file_edited_after_validate_is_not_decided(tmp_path, edit):
+    rng = random.Random(18)
+    paths, items = new_dataset(tmp_path, [story(rng, 12) for _ in range(3)])
+    raw = paths.raw_file(items[1])
+    original = raw.read_bytes()
+    tampered = original.replace(b"e", b"E") if edit == "same_size" else original + b" INJECTED TEXT"
+    raw.write_bytes(tampered)  # after validate kept it
+    with pytest.raises(StageFailed, match="sha256_mismatch.*" + items[1].split("/")[1]):
+        run(FilterConfig(), paths)
+    got = decisions(paths)
+    assert items[0] in got and items[2] in got and items[1] not in got  # no sticky decision on edited bytes
+    raw.write_bytes(original)
+    assert run(FilterConfig(), paths)["new"] == 1 and decisions(paths)[items[1]]["keep"]
 
 
 def _run_filter(root: Path) -> subprocess.Popen:

@@ -238,3 +238,40 @@ def test_tampered_raw_file_stops_the_pipeline(reference, tmp_path):
     assert res.returncode == 1
     assert "validate" in res.stderr and victim.name[:20] in res.stderr
     assert "filter" not in stage_lines(res.stdout)
+
+
+def test_raw_file_edited_after_validate_never_reaches_cleaned_or_processed(tmp_path):
+    """Edit a raw file between validate and `--from filter`: filter refuses it (the rest is still done), nothing
+    of the edit reaches cleaned/ or processed/, and restoring the original gives the untampered result."""
+    prof = write_profile(tmp_path, stories=40)
+    ref, ds = tmp_path / "ref", tmp_path / "ds"
+    assert run_py("--config", str(prof), "--dataset-dir", str(ref)).returncode == 0
+    assert run_py("--config", str(prof), "--dataset-dir", str(ds), "--only", "import",
+                  "--only", "validate").returncode == 0
+    victim = sorted((ds / "raw" / "demo").glob("*.txt"))[5]
+    original = victim.read_bytes()
+    victim.write_bytes(original + b"\nINJECTED BY AN EDIT\n")
+
+    res = run_py("--config", str(prof), "--dataset-dir", str(ds), "--from", "filter")
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "filter    FAILED" in res.stderr and "sha256_mismatch" in res.stderr and victim.name in res.stderr
+    derived = [p for sub in ("cleaned", "processed") for p in (ds / sub).rglob("*") if p.is_file()]
+    assert not any(b"INJECTED" in p.read_bytes() for p in derived)
+
+    victim.write_bytes(original)
+    res = run_py("--config", str(prof), "--dataset-dir", str(ds), "--from", "filter")
+    assert res.returncode == 0, res.stderr
+    derived_of = lambda root: {k: v for k, v in tree_digest(root).items()  # noqa: E731
+                               if k.startswith(("cleaned/", "processed/"))}
+    assert derived_of(ds) == derived_of(ref)
+
+    # Cleaning everything again (--force) while the file is edited: refused; restored: cleaned from the original.
+    victim.write_bytes(original + b"\nINJECTED AGAIN\n")
+    clean_py = [sys.executable, str(REPO_ROOT / "scripts" / "clean_dataset.py"), "--dataset-dir", str(ds)]
+    res = subprocess.run([*clean_py, "--force"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "sha256_mismatch" in res.stderr and "Traceback" not in res.stderr
+    assert not any(b"INJECTED" in p.read_bytes() for p in (ds / "cleaned").rglob("*.txt"))
+    victim.write_bytes(original)
+    res = subprocess.run(clean_py, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "clean: 1 cleaned, 39 unchanged" in res.stdout
+    assert derived_of(ds) == derived_of(ref)
