@@ -7,11 +7,14 @@ Statuses: `new` (discovered), `fetched` (HTML snapshot kept), `rejected` (robots
 `failed` (network/HTTP error; retried on a later run up to a limit).
 
 Canonical URLs strip the fragment, tracking parameters, default ports and letter case of scheme and host, so
-the same page found twice (by two queries or two providers) is one entry and never fetched twice.
+the same page found twice (by two queries or two providers) is one entry and never fetched twice. A URL whose
+host no HTTP client could connect to (`http://*.example.com/`, `http://exa mple.com/`, `http://[::1`) has no
+canonical form: `url_problem` says why in one line.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,14 +28,52 @@ STATUSES = ("new", "fetched", "rejected", "failed")
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_hsenc|_hsmi|ref|ref_src|"
                              r"igshid|yclid|spm|share|s_cid)$", re.IGNORECASE)
 DEFAULT_PORTS = {"http": 80, "https": 443}
+HOST_LABEL = re.compile(r"[\w-]{1,63}")  # letters (any script), digits, '-', '_': what DNS names are made of
+
+
+def _host_problem(host: str) -> str | None:
+    """Why `host` (as urlsplit gives it: lowercase, no brackets) cannot be connected to, or None."""
+    if ":" in host:  # only an IPv6 literal has colons in the host part
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+            return None
+        except ValueError:
+            return f"invalid IPv6 address {host!r}"
+    name = host.rstrip(".")
+    if not name or len(name) > 253:
+        return f"invalid host name {host!r}"
+    for label in name.split("."):
+        if not HOST_LABEL.fullmatch(label):
+            return f"invalid host name {host!r} (label {label!r})"
+    return None
+
+
+def url_problem(url: str) -> str | None:
+    """One line saying why `url` is not a usable absolute http(s) URL, or None when it is."""
+    if not isinstance(url, str):
+        return f"not a URL: {url!r}"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # parsed here: an out-of-range or non-numeric port raises ValueError
+    except ValueError as e:
+        return f"malformed URL {url!r}: {e}"
+    if parts.scheme.lower() not in DEFAULT_PORTS:
+        return f"not an absolute http(s) URL: {url!r}"
+    if not parts.hostname:
+        return f"no host in URL {url!r}"
+    if port == 0:
+        return f"port 0 in URL {url!r}"
+    problem = _host_problem(parts.hostname)
+    return f"{problem} in URL {url!r}" if problem else None
 
 
 def canonical_url(url: str) -> str:
-    """The one spelling of a URL used as its key; raises ValueError for anything but absolute http(s) URLs."""
+    """The one spelling of a URL used as its key; ValueError (see url_problem) for anything else."""
+    problem = url_problem(url)
+    if problem:
+        raise ValueError(problem)
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise ValueError(f"not an absolute http(s) URL: {url!r}")
     host = parts.hostname.lower().rstrip(".")
     if ":" in host:
         host = f"[{host}]"  # IPv6 literal
@@ -80,10 +121,13 @@ class UrlManifest:
             return None
 
     def record(self, url: str, status: str, **fields) -> dict:
-        """Append an event for `url` and return its new merged state."""
+        """Append an event for `url` and return its new merged state.
+
+        A URL already in the manifest is recorded under its key as is, even one with no canonical form (an old
+        or hand-edited line): that is how a malformed entry gets its `rejected` outcome instead of a crash."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        key = canonical_url(url)
+        key = url if url in self.state else canonical_url(url)
         event = {"url": key, "status": status, "time": now_iso(), **fields}
         self._pending.append(event)
         merged = self.state.setdefault(key, {})

@@ -6,8 +6,14 @@ allow_private_hosts; robots.txt per RFC 9309), waits for the host's turn (one re
 `delay` seconds apart, at least the robots Crawl-delay), fetches it with retries and size/type limits, renders
 it in headless Chromium when fetch_mode asks for it, follows "next page" links of multi-page stories, and records
 the outcome (fetched / rejected with a reason / failed with the error) in the manifest. A canonical URL is never
-fetched twice unless --refetch. Rejection reasons: robots, bad_scheme, bad_url, private_host, content_type,
-too_large, too_many_redirects, js_no_browser.
+fetched twice unless --refetch. Rejection reasons: robots, bad_scheme, bad_url (also a manifest URL no client can
+use, e.g. `http://*.example.com/`), private_host, content_type, too_large, too_many_redirects, js_no_browser.
+
+A next link is followed only when it looks like the same story's next page (scraper/fetch/pages.py). When page
+k >= 2 of a story breaks, pages 1..k-1 are never lost: a permanent error (4xx, a rejection) keeps them as a
+story with `complete: false`, `stopped_at_page`, `stop_reason` (`http_404`, `robots`, `max_pages`...) and
+`stop_error`; a temporary one (5xx, 429, timeout, network) records `failed` with a `resume` point, the next run
+goes on at page k, and the run that uses the last of `max_attempts` keeps pages 1..k-1 as an incomplete story.
 
 **Reads:** `dataset/metadata/urls.jsonl` (the URL manifest), the web.
 **Writes:** `dataset/snapshots/<host>/<sha256(url)[:20]>[__p<N>].html.gz` (see scraper/snapshots.py), appends
@@ -48,7 +54,7 @@ class FetchConfig:
     concurrency: int = opt(2, "hosts fetched at the same time (each host still gets one request at a time)")
     connect_timeout: float = opt(10.0, "seconds to wait for a connection")
     read_timeout: float = opt(30.0, "seconds to wait for the server between two pieces of the answer")
-    total_timeout: float = opt(120.0, "seconds a whole response body may take")
+    total_timeout: float = opt(120.0, "seconds one whole request may take: connect, headers and body")
     max_redirects: int = opt(5, "redirects followed per page (each hop is checked like the first URL)")
     max_retries: int = opt(3, "retries after a 429, a 5xx or a network error")
     backoff: float = opt(1.0, "first retry wait in seconds; doubles each retry (Retry-After wins if longer)")
@@ -86,7 +92,8 @@ def check_config(cfg: FetchConfig) -> None:
 
 
 def run(cfg: FetchConfig, paths: DatasetPaths, force: bool = False, session=None) -> dict:
-    """Fetch every due URL of the manifest; returns counts (fetched, failed, rejected by reason, skipped).
+    """Fetch every due URL of the manifest; returns counts (fetched, failed, rejected by reason, skipped, and
+    `incomplete` when some fetched stories stopped short of their last page).
 
     `force` works like --refetch. `session` replaces the requests session (tests route fake hosts with it).
     """
@@ -95,8 +102,8 @@ def run(cfg: FetchConfig, paths: DatasetPaths, force: bool = False, session=None
     paths.make_dirs()
     counts = {"fetched": 0, "failed": 0, "rejected": 0, "skipped": 0}
     with UrlManifest(paths) as manifest:
-        fetch = FetchRun(cfg, paths, manifest, session=session)
         refetch = cfg.refetch or force
+        fetch = FetchRun(cfg, paths, manifest, session=session, refetch=refetch)
         due, exhausted = due_entries(manifest, cfg, refetch, retry_js=False)
         has_js = any(e.get("reason") == "js_no_browser" for e in manifest.entries("rejected"))
         if cfg.fetch_mode == "browser" and (due or has_js):
@@ -115,6 +122,8 @@ def run(cfg: FetchConfig, paths: DatasetPaths, force: bool = False, session=None
         log.info(f"fetch: {exhausted:,} failed URLs used up max_attempts={cfg.max_attempts} and were left alone")
     counts = {k: counts[k] for k in ("fetched", "failed", "rejected", "skipped")} | \
         {k: v for k, v in sorted(counts.items()) if k.startswith("rejected_")}
+    if found.get("incomplete"):  # fetched stories kept short of their last page (complete: false)
+        counts = {"fetched": counts["fetched"], "incomplete": found["incomplete"]} | counts
     write_manifest(paths, STAGE, config_dict(cfg), counts, gave_up=exhausted)
     return counts
 

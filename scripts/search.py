@@ -64,6 +64,8 @@ class SearchConfig:
     allow_private_hosts: bool = opt(False, "crawl/sitemap: allow hosts on private/loopback addresses (local sites)")
     connect_timeout: float = opt(10.0, "seconds to wait for a connection")
     read_timeout: float = opt(30.0, "seconds to wait for data")
+    total_timeout: float = opt(60.0, "seconds one request (sitemap, crawl page, robots.txt, API call) may take in "
+                                     "all, headers and body")
     user_agent: str = opt(DEFAULT_USER_AGENT, "User-Agent sent with every request; include a contact URL")
 
 
@@ -74,7 +76,7 @@ def check_config(cfg: SearchConfig) -> None:
     for key in ("max_results", "max_depth", "max_pages", "crawl_delay", "sitemap_max_files", "sitemap_max_urls"):
         if getattr(cfg, key) < 0:
             raise UserError(f"{key} must be 0 or more, got {getattr(cfg, key)}")
-    for key in ("max_bytes", "connect_timeout", "read_timeout"):
+    for key in ("max_bytes", "connect_timeout", "read_timeout", "total_timeout"):
         if getattr(cfg, key) <= 0:
             raise UserError(f"{key} must be more than 0, got {getattr(cfg, key)}")
 

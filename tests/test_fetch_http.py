@@ -324,3 +324,25 @@ def test_redirect_into_robots_disallowed_area_not_followed():
             client().get_html(site.url("/open"))
         assert e.value.reason == "robots" and "redirect to" in str(e.value)
         assert site.hits("/hidden/page") == 0
+
+
+NOT_PAGE_CHARSETS = ["undefined", "base64", "rot13", "zip", "uu", "hex", "bz2", "quopri", "idna", "utf-7"]
+
+
+@pytest.mark.parametrize("label", NOT_PAGE_CHARSETS)
+def test_non_text_charset_labels_are_ignored(label):
+    """A label naming a codec that is no page encoding decodes like no label: never a failure."""
+    good = f'<html><head><meta charset="{label}"></head><body><p>{TEXT}</p></body></html>'.encode("utf-8")
+    # Bytes valid in neither UTF-8 nor windows-1252: the last-resort decode used to take the declared label.
+    junk = f'<html><head><meta charset="{label}"></head><body><p>caf'.encode() + b"\xe9 \x81\x8d</p></body></html>"
+    with Site() as site:
+        site.page("/meta", good, headers={"Content-Type": "text/html"})
+        site.page("/header", good.replace(label.encode(), b"utf-8"),
+                  headers={"Content-Type": f"text/html; charset={label}"})
+        site.page("/junk", junk, headers={"Content-Type": f"text/html; charset={label}"})
+        c = client()
+        for path in ("/meta", "/header"):
+            page = c.get_html(site.url(path))
+            assert TEXT in page.html and page.charset == "utf-8", path
+        page = c.get_html(site.url("/junk"))
+        assert "caf" in page.html and page.charset == "utf-8" and "\ufffd" in page.html

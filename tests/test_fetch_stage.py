@@ -213,10 +213,10 @@ def test_interrupt_keeps_finished_urls_and_resumes(paths, monkeypatch):
         discover(paths, *(site.url(p) for p in ("/a", "/b", "/c")))
         real = StoryFetcher.fetch
 
-        def fetch_then_interrupt(self, url):
+        def fetch_then_interrupt(self, url, *rest):
             if url.endswith("/b"):
                 raise KeyboardInterrupt
-            return real(self, url)
+            return real(self, url, *rest)
 
         monkeypatch.setattr(StoryFetcher, "fetch", fetch_then_interrupt)
         with pytest.raises(KeyboardInterrupt):

@@ -18,7 +18,9 @@ def test_canonical_url(raw, canon):
     assert canonical_url(raw) == canon
 
 
-@pytest.mark.parametrize("bad", ["ftp://example.com/x", "javascript:alert(1)", "/relative/path", "http://"])
+@pytest.mark.parametrize("bad", ["ftp://example.com/x", "javascript:alert(1)", "/relative/path", "http://",
+                                 "http://*.localhost:18081/x", "http://[::1", "http://exa mple.com/", "http://a..b/",
+                                 "http://h.test:99999/", "http://[::zz]/"])
 def test_canonical_url_refuses_non_http(bad):
     with pytest.raises(ValueError):
         canonical_url(bad)
@@ -54,3 +56,21 @@ def test_torn_last_line_is_ignored_and_cut_before_next_append(tmp_path):
 def test_unknown_status_is_refused(tmp_path):
     with pytest.raises(ValueError):
         UrlManifest(DatasetPaths.at(tmp_path)).record("https://site.test/", "done")
+
+
+def test_url_problem_is_one_line_and_none_for_good_urls():
+    from scraper.manifest import url_problem
+    assert url_problem("https://bücher.example/a b?x=1") is None and url_problem("http://[::1]:8080/") is None
+    problem = url_problem("http://*.localhost:18081/x")
+    assert "*.localhost" in problem and "\n" not in problem
+
+
+def test_malformed_key_already_in_the_manifest_can_be_recorded(tmp_path):
+    paths = DatasetPaths.at(tmp_path / "ds")
+    paths.metadata.mkdir(parents=True)
+    (paths.metadata / "urls.jsonl").write_text('{"url": "http://[::1", "status": "new"}\n')
+    with UrlManifest(paths) as m:
+        m.record("http://[::1", "rejected", reason="bad_url")
+    assert UrlManifest(paths).entries("rejected")[0]["url"] == "http://[::1"
+    with pytest.raises(ValueError):
+        UrlManifest(paths).record("http://[::2", "new")  # an unknown malformed URL is still refused

@@ -218,18 +218,36 @@ def test_extract_links_resolves_base_and_relative():
 
 
 def test_redirect_into_private_address_refused(server, monkeypatch):
+    from scraper.fetch import safety
     from scraper.search import net
     server.routes["/go"] = Reply(302, "", "text/plain", {"Location": "http://intranet.example/secret"})
     server.routes["/loop"] = Reply(302, "", "text/plain", {"Location": "/loop"})
-    # The safety check sees "localhost" as a public address (a fake resolver answer; requests still connects
-    # to the local test server) and the redirect target as a private one.
-    fake_dns = {"localhost": ["93.184.216.34"], "intranet.example": ["10.1.2.3"]}
+    # The test server's 127.0.0.1 counts as a public address here; the redirect target resolves (fake DNS) to
+    # a private one.
+    real_public = safety.is_public_address
+    monkeypatch.setattr(safety, "is_public_address", lambda a: a == "127.0.0.1" or real_public(a))
+    fake_dns = {"intranet.example": ["10.1.2.3"]}
     monkeypatch.setattr(net, "resolve_host", lambda host: fake_dns[host])
-    url = server.url.replace("127.0.0.1", "localhost")
-    session = net.make_session("test-bot/1.0")
+    session = net.make_session("test-bot/1.0", resolver=lambda host: fake_dns[host])
     with pytest.raises(net.FetchError) as err:
-        net.fetch(session, url + "/go", max_bytes=1000, timeout=(2, 2), allow_private=False)
+        net.fetch(session, server.url + "/go", max_bytes=1000, timeout=(2, 2), allow_private=False)
     assert err.value.reason == "private_host" and "10.1.2.3" in str(err.value)
     with pytest.raises(net.FetchError) as err:
-        net.fetch(session, url + "/loop", max_bytes=1000, timeout=(2, 2), allow_private=False)
+        net.fetch(session, server.url + "/loop", max_bytes=1000, timeout=(2, 2), allow_private=False)
     assert err.value.reason == "redirects" and len(server.hits("/loop")) == net.MAX_REDIRECTS + 1
+
+
+@pytest.mark.parametrize("label", ["undefined", "base64", "rot13", "zip", "uu", "hex"])
+def test_crawl_survives_a_non_text_charset(server, paths, label):
+    """A page whose Content-Type names a codec that is no text encoding is read as UTF-8, and the crawl goes on."""
+    from scraper.search import net
+    assert net.decode_body("café".encode("utf-8"), label) == "café"
+    assert net.decode_body(b"caf\xe9", label) == "caf\ufffd"
+    page = html_page("/a", "/b")
+    server.routes["/"] = Reply(200, page.body, f"text/html; charset={label}")
+    server.routes["/a"] = Reply(200, "<html><body><a href='/a/1'>1</a></body></html>",
+                                f'text/html; charset="{label}"')
+    server.routes["/b"] = html_page()
+    counts = stage.run(cfg(provider="crawl", base_url=server.url + "/", max_depth=2), paths)
+    assert counts["errors"] == 0
+    assert {server.url + p for p in ("/", "/a", "/b", "/a/1")} <= set(manifest_urls(paths))

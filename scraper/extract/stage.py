@@ -80,12 +80,14 @@ def store_result(store: RawStore, manifest: UrlManifest, entry: dict, result: Ex
                         **common)
         manifest.flush()
         return "rejected", result.reason or "no_content"
-    item, added = store.add(
-        result.text, source_name(url), doc_id_for(url), url=url, title=result.title,
-        method=entry.get("fetch_method") or "static",
-        extra={"final_url": entry.get("final_url") or url, "fetched_at": entry.get("fetched_at"),
-               "extractor": EXTRACTOR_NAME, "extractor_version": EXTRACTOR_VERSION,
-               "pages": result.evidence.get("pages_joined", 1)})
+    extra = {"final_url": entry.get("final_url") or url, "fetched_at": entry.get("fetched_at"),
+             "extractor": EXTRACTOR_NAME, "extractor_version": EXTRACTOR_VERSION,
+             "pages": result.evidence.get("pages_joined", 1)}
+    if entry.get("complete") is False:  # fetch kept the pages before a broken next page: say so, and why
+        extra.update(complete=False, stopped_at_page=entry.get("stopped_at_page"),
+                     stop_reason=entry.get("stop_reason"))
+    item, added = store.add(result.text, source_name(url), doc_id_for(url), url=url, title=result.title,
+                            method=entry.get("fetch_method") or "static", extra=extra)
     store.flush()  # the raw index before the manifest: a kill in between re-finds the item by its hash
     if entry.get("status") == "fetched" and entry.get("item") == item and \
             entry.get("extracted_from") == entry.get("fetched_at"):

@@ -8,7 +8,10 @@ Order (the HTML standard's, with two safety nets):
 A declared UTF-8 that does not decode (latin-1 bytes served as UTF-8: a common lie) falls through to the next
 step instead of filling the text with U+FFFD. A declared single-byte charset is overridden by UTF-8 only when the
 bytes are valid UTF-8 *and* contain multi-byte sequences, which legacy-encoded text practically never is.
-Unknown labels are ignored. Like browsers, `iso-8859-1`/`ascii` labels decode as windows-1252 (its superset).
+Unknown labels are ignored, and so are labels of Python codecs that are not text encodings of a web page
+(`base64`, `rot13`, `zip`, `hex`, `uu`...: bytes-to-bytes codecs; `undefined`, which always raises; `idna`,
+`punycode` and the escape codecs): a page declaring one decodes like a page declaring nothing. Like browsers,
+`iso-8859-1`/`ascii` labels decode as windows-1252 (its superset).
 """
 
 from __future__ import annotations
@@ -21,16 +24,30 @@ META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]
 HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 WINDOWS_1252_ALIASES = {"latin_1", "iso8859-1", "ascii"}  # Python codec names the web decodes as cp1252
+# Text codecs that are no page's charset: they raise on ordinary bytes or mean something else entirely.
+NOT_PAGE_CODECS = {"undefined", "idna", "punycode", "unicode_escape", "raw_unicode_escape", "utf-7"}
+
+
+def text_codec(label: str | None) -> str | None:
+    """Python's codec name for a charset label when it is a real text encoding, else None (see docstring)."""
+    if not label or not isinstance(label, str):
+        return None
+    try:
+        info = codecs.lookup(label.strip().strip("\"'"))
+    except (LookupError, ValueError, TypeError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in NOT_PAGE_CODECS:
+        return None  # _is_text_encoding is False for base64, rot13, zip, hex, uu, bz2, quopri...
+    try:
+        b"<html>".decode(info.name)
+    except (UnicodeError, LookupError, ValueError, TypeError):
+        return None
+    return info.name
 
 
 def normalize_label(label: str | None) -> str | None:
-    """Python's codec name for a charset label, or None when unknown."""
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip().strip("\"'")).name
-    except (LookupError, ValueError):
-        return None
+    """Python's codec name for a charset label, or None when unknown or not a page encoding."""
+    name = text_codec(label)
     if name in WINDOWS_1252_ALIASES:
         return "cp1252"
     return name
@@ -51,7 +68,7 @@ def meta_charset(body: bytes) -> str | None:
 def _strict(body: bytes, codec: str) -> str | None:
     try:
         return body.decode(codec)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):
         return None
 
 

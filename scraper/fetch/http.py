@@ -6,7 +6,9 @@ the robots Crawl-delay) -> GET with `allow_redirects=False`, streamed. 429 and 5
 retried up to `max_retries` times with exponential backoff (`backoff` * 2^attempt seconds), or at least what
 `Retry-After` asks, never more than `max_retry_wait` seconds. The body must have an allowed content type
 (`content_types`; a missing header is accepted when the body starts like HTML) and is read in chunks, aborted
-past `max_bytes` (decoded size, so a gzip bomb is stopped too) or `total_timeout` seconds.
+past `max_bytes` (decoded size, so a gzip bomb is stopped too). `total_timeout` bounds each request as a whole
+(connect, headers and body: a server dripping bytes is cut off, see scraper/fetch/transport.py); the session
+connects only to the addresses the safety check approved.
 
 The config object needs: user_agent, connect_timeout, read_timeout, total_timeout, max_redirects, max_retries,
 backoff, max_retry_wait, max_bytes, content_types, allow_private_hosts, delay.
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urljoin
@@ -28,6 +29,7 @@ from scraper.fetch.errors import FetchFailed, FetchRejected, one_line
 from scraper.fetch.politeness import HostGate, host_key
 from scraper.fetch.robots import MAX_ROBOTS_BYTES, RobotsCache
 from scraper.fetch.safety import SafetyCheck, resolve_host
+from scraper.fetch.transport import Deadline, UnsafeURL, guard_session
 
 log = logging.getLogger("miniature_memory.fetch")
 REDIRECT_CODES = (301, 302, 303, 307, 308)
@@ -96,11 +98,11 @@ class HttpClient:
     """Fetches HTML pages politely and safely; shared by all worker threads of a run."""
 
     def __init__(self, cfg, session: requests.Session | None = None, gate: HostGate | None = None,
-                 resolver=resolve_host):
+                 resolver=resolve_host, safety: SafetyCheck | None = None):
         self.cfg = cfg
-        self.session = session or build_session(cfg.user_agent)
+        self.safety = safety or SafetyCheck(cfg.allow_private_hosts, resolver)
+        self.session = guard_session(session or build_session(cfg.user_agent), self.safety)
         self.gate = gate or HostGate()
-        self.safety = SafetyCheck(cfg.allow_private_hosts, resolver)
         self.robots = RobotsCache(self._fetch_robots, cfg.user_agent)
 
     # -- gates every request passes ------------------------------------------------------------------------
@@ -116,12 +118,11 @@ class HttpClient:
 
     # -- one request ---------------------------------------------------------------------------------------
     def _read_body(self, resp: requests.Response, limit: int, truncate: bool) -> bytes:
-        """The body, at most `limit` bytes (truncated, or FetchRejected too_large), within total_timeout."""
+        """The body, at most `limit` bytes (truncated, or FetchRejected too_large)."""
         declared = resp.headers.get("Content-Length", "")
         if not truncate and declared.isdigit() and int(declared) > limit:
             raise FetchRejected("too_large", f"body of {int(declared):,} bytes exceeds max_bytes={limit:,}",
                                 resp.status_code)
-        deadline = time.monotonic() + self.cfg.total_timeout
         chunks, size = [], 0
         for chunk in resp.iter_content(CHUNK):
             chunks.append(chunk)
@@ -131,39 +132,48 @@ class HttpClient:
                     break
                 raise FetchRejected("too_large", f"body exceeds max_bytes={limit:,} (aborted while streaming)",
                                     resp.status_code)
-            if time.monotonic() > deadline:
-                raise FetchFailed(f"body not received within total_timeout={self.cfg.total_timeout:g} s")
         return b"".join(chunks)[:limit]
 
     def _exchange(self, url: str, delay: float, robots: bool = False):
-        """One GET in the host's turn: (status, headers, body, error); body only for a final 2xx answer."""
-        cfg = self.cfg
-        with self.gate.turn(host_key(url), delay):
-            try:
-                resp = self.session.get(url, stream=True, allow_redirects=False,
-                                        timeout=(cfg.connect_timeout, cfg.read_timeout))
-            except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                    requests.exceptions.MissingSchema) as e:
-                raise FetchRejected("bad_url", one_line(f"unusable URL: {e}")) from None  # retrying cannot help
-            except requests.RequestException as e:
-                return None, {}, b"", one_line(f"{type(e).__name__}: {e}")
-            with resp:
-                status, headers = resp.status_code, resp.headers
-                if not 200 <= status < 300:
-                    return status, headers, b"", None
-                if robots:
-                    limit = MAX_ROBOTS_BYTES
-                else:
-                    limit = cfg.max_bytes
-                    mime = mime_type(headers.get("Content-Type"))
-                    if mime and mime not in cfg.content_types:
-                        raise FetchRejected("content_type", f"content type {mime} is not HTML", status)
-                try:
-                    body = self._read_body(resp, limit, truncate=robots)
-                except requests.RequestException as e:
-                    return None, {}, b"", one_line(f"{type(e).__name__} while reading: {e}")
-        if not robots and not mime and not looks_like_html(body):
+        """One GET in the host's turn, within total_timeout: (status, headers, body, error)."""
+        with self.gate.turn(host_key(url), delay), Deadline(self.cfg.total_timeout) as deadline:
+            answer = self._exchange_within(url, robots)
+            if deadline.expired:  # a body cut short by the deadline can look complete: never keep it
+                raise FetchFailed(f"no complete answer within total_timeout={self.cfg.total_timeout:g} s")
+        status, headers, body, error = answer
+        if error is None and not robots and 200 <= status < 300 and not mime_type(headers.get("Content-Type")) \
+                and not looks_like_html(body):
             raise FetchRejected("content_type", "no content type and the body is not HTML", status)
+        return answer
+
+    def _exchange_within(self, url: str, robots: bool):
+        """The GET itself: (status, headers, body, error); body only for a final 2xx answer."""
+        cfg = self.cfg
+        try:
+            resp = self.session.get(url, stream=True, allow_redirects=False,
+                                    timeout=(cfg.connect_timeout, cfg.read_timeout))
+        except UnsafeURL as e:
+            raise FetchRejected(e.reason, one_line(e)) from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema) as e:
+            raise FetchRejected("bad_url", one_line(f"unusable URL: {e}")) from None  # retrying cannot help
+        except requests.RequestException as e:
+            return None, {}, b"", one_line(f"{type(e).__name__}: {e}")
+        with resp:
+            status, headers = resp.status_code, resp.headers
+            if not 200 <= status < 300:
+                return status, headers, b"", None
+            if robots:
+                limit = MAX_ROBOTS_BYTES
+            else:
+                limit = cfg.max_bytes
+                mime = mime_type(headers.get("Content-Type"))
+                if mime and mime not in cfg.content_types:
+                    raise FetchRejected("content_type", f"content type {mime} is not HTML", status)
+            try:
+                body = self._read_body(resp, limit, truncate=robots)
+            except requests.RequestException as e:
+                return None, {}, b"", one_line(f"{type(e).__name__} while reading: {e}")
         return status, headers, body, None
 
     def _with_retries(self, url: str):
@@ -216,7 +226,10 @@ class HttpClient:
             except (FetchRejected, FetchFailed) as e:
                 log.debug(f"robots.txt at {current} not fetched: {e}")
                 return None, ""
-            status, headers, body, error = self._exchange(current, self.cfg.delay, robots=True)
+            try:
+                status, headers, body, error = self._exchange(current, self.cfg.delay, robots=True)
+            except FetchFailed as e:  # past total_timeout: unreachable, like any network error
+                status, headers, body, error = None, {}, b"", str(e)
             if error is not None:
                 log.debug(f"robots.txt at {current} unreachable: {error}")
                 return None, ""

@@ -9,8 +9,15 @@ Per page, by `fetch_mode`:
   too short or under `thin_chars` characters (scraper.extract.readable decides). Without a browser, a
   JavaScript shell is rejected as `js_no_browser` (retried by a later run that has a browser) and a merely thin
   page is kept as fetched statically.
-A later page that is refused (robots, other host...) ends the story at the pages so far; a later page that fails
-fails the whole story (a half story is worse than a retry).
+An error on page 1 ends the fetch (FetchRejected / FetchFailed). An error on page k >= 2 never loses pages
+1..k-1 (their snapshots are already written):
+- permanent (a rejection: robots, private_host, content_type...; or a 4xx such as 404/410): the pages so far are
+  the story, returned with `complete: false`, `stopped_at_page: k`, `stop_reason` (`http_404`, `robots`...) and
+  `stop_error` (the one-line message);
+- temporary (5xx, 408, 429, timeout, network error, an unexpected exception): StoryPaused carries a
+  StoryProgress, so that the runner can record where to go on; a later run passes it back as `resume` and
+  fetching starts again at page k.
+A story cut by `max_pages` while it still has a next link is likewise `complete: false`, `stop_reason: max_pages`.
 """
 
 from __future__ import annotations
@@ -21,11 +28,12 @@ from dataclasses import dataclass
 
 from common.paths import DatasetPaths
 from scraper.fetch.browser import BrowserRenderer, BrowserUnavailable
-from scraper.fetch.errors import FetchFailed, FetchRejected
+from scraper.fetch.errors import FetchFailed, FetchRejected, StoryPaused, is_temporary, one_line, stop_reason
 from scraper.fetch.http import HttpClient
 from scraper.fetch.pages import find_next_link
-from scraper.fetch.politeness import host_key
-from scraper.manifest import canonical_url, now_iso
+from scraper.fetch.politeness import Stopped, host_key
+from scraper.fetch.progress import StoryProgress
+from scraper.manifest import canonical_url
 from scraper.snapshots import write_snapshot
 
 log = logging.getLogger("miniature_memory.fetch")
@@ -42,6 +50,14 @@ class FetchedPage:
     charset: str
     method: str  # "static" | "browser"
     html: str
+
+
+def _key(url: str) -> str:
+    """Canonical form for the loop guard (the URL itself should it have none: it is only compared)."""
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url
 
 
 def _fallback_judge(html: str) -> tuple[bool, int]:
@@ -121,32 +137,40 @@ class StoryFetcher:
                                     got.http_status) from None
             return static
 
-    def fetch(self, url: str) -> dict:
-        """Fetch the story at canonical `url` (all its pages); the manifest fields of a `fetched` event."""
-        pages: list[FetchedPage] = []
-        snapshots: list[str] = []
-        seen: set[str] = set()
-        current: str | None = url
-        while current is not None and len(pages) < self.cfg.max_pages:
-            seen.add(canonical_url(current))
+    def fetch(self, url: str, resume: dict | None = None) -> dict:
+        """Fetch the story at canonical `url`; the manifest fields of a `fetched` event (see the module docstring).
+
+        `resume`: the `resume` field an earlier run recorded; fetching goes on at its page instead of page 1."""
+        progress = StoryProgress.from_resume(url, resume, self.paths) if resume is not None else None
+        if resume is not None and progress is None:
+            log.info(f"{url}: the kept pages of an earlier run are unusable; fetching from page 1")
+        if progress is None:
+            progress = StoryProgress(url=url, next_url=url)
+        while progress.next_url is not None and len(progress.snapshots) < self.cfg.max_pages:
+            current, k = progress.next_url, progress.next_page
+            progress.seen.add(_key(current))
             try:
                 page = self.fetch_page(current)
-            except FetchRejected as e:
-                if not pages:
+            except Stopped:
+                raise
+            except Exception as e:
+                if k == 1:
                     raise
-                log.info(f"{url}: page {len(pages) + 1} not followed ({e.reason}: {e})")
-                break
-            except FetchFailed as e:
-                if not pages:
-                    raise
-                raise FetchFailed(f"page {len(pages) + 1} ({current}): {e}", e.http_status) from None
-            seen.add(canonical_url(page.final_url))
-            pages.append(page)
-            snapshots.append(write_snapshot(self.paths, url, len(pages), page.html))
+                detail = str(e)
+                if not isinstance(e, (FetchFailed, FetchRejected)):  # a bug or a library surprise: say which
+                    log.debug(f"unexpected error fetching page {k} of {url}", exc_info=True)
+                    detail = f"{type(e).__name__}: {e}"
+                message = one_line(f"page {k} ({current}): {detail}")
+                if is_temporary(e):
+                    raise StoryPaused(message, getattr(e, "http_status", None), progress, stop_reason(e)) from None
+                log.info(f"{url}: story kept at {k - 1} page(s): {message}")
+                return progress.story_fields(stopped_at=k, reason=stop_reason(e), error=message)
+            progress.seen.add(_key(page.final_url))
+            snapshot = write_snapshot(self.paths, url, k, page.html)
+            progress.add_page(vars(page), snapshot, page.method)
             nxt = find_next_link(page.html, page.final_url)
-            current = nxt if nxt is not None and canonical_url(nxt) not in seen else None
-        first = pages[0]
-        return {"http_status": first.http_status, "final_url": first.final_url,
-                "fetch_method": "browser" if any(p.method == "browser" for p in pages) else "static",
-                "content_type": first.content_type, "charset": first.charset, "snapshots": snapshots,
-                "pages": len(pages), "fetched_at": now_iso(), "error": None, "reason": None}
+            progress.next_url = nxt if nxt is not None and _key(nxt) not in progress.seen else None
+        if progress.next_url is not None:  # max_pages reached with more to come
+            return progress.story_fields(stopped_at=progress.next_page, reason="max_pages",
+                                         error=f"max_pages={self.cfg.max_pages} reached")
+        return progress.story_fields()

@@ -27,6 +27,7 @@ import requests
 
 from common.config import UserError
 from scraper.search.base import ProviderError, QuotaStop, one_line
+from scraper.fetch.transport import Deadline, UnsafeURL
 from scraper.search.net import FetchError, read_limited
 
 BRAVE_KEY_ENV = "BRAVE_API_KEY"
@@ -63,31 +64,41 @@ def error_detail(body: bytes) -> str:
 
 
 def get_json(session: requests.Session, provider: str, url: str, params: dict, timeout: tuple[float, float],
-             headers: dict | None = None, forbidden_hint: str = "") -> dict:
-    """GET a JSON API and return its top-level object; map every failure to QuotaStop or ProviderError."""
+             headers: dict | None = None, forbidden_hint: str = "", total_timeout: float = 60.0) -> dict:
+    """GET a JSON API and return its top-level object; map every failure to QuotaStop or ProviderError.
+
+    The whole exchange (redirect hops included) has `total_timeout` seconds.
+    """
     where = f"{provider} at {url}"  # never the query string: it may hold a key
-    try:
-        resp = session.get(url, params=params, headers=headers or {}, timeout=timeout, stream=True)
-    except requests.RequestException as e:
-        raise ProviderError(f"{where}: cannot reach it ({type(e).__name__})") from None
-    with resp:
+    late = f"{where}: no complete answer within total_timeout={total_timeout:g} s"
+    with Deadline(total_timeout) as deadline:
         try:
-            body = read_limited(resp, MAX_JSON_BYTES, url)
-        except FetchError as e:
-            raise ProviderError(f"{provider}: {e}") from None
-        status = resp.status_code
-        if status in (429, 402) or (status == 403 and any(w in body.lower().decode("utf-8", "replace")
-                                                          for w in QUOTA_WORDS)):
-            retry = resp.headers.get("Retry-After", "")
-            when = f", retry after {retry} s" if retry.isdigit() else ""
-            raise QuotaStop(f"{provider}: quota or rate limit reached (HTTP {status}{when}): "
-                            f"{error_detail(body)}; stopped, keeping the results found so far")
-        if status == 401:
-            raise ProviderError(f"{where}: the API key was rejected (HTTP 401): {error_detail(body)}")
-        if status == 403:
-            raise ProviderError(f"{where}: forbidden (HTTP 403){forbidden_hint}: {error_detail(body)}")
-        if not 200 <= status < 300:
-            raise ProviderError(f"{where}: HTTP {status}: {error_detail(body)}")
+            resp = session.get(url, params=params, headers=headers or {}, timeout=timeout, stream=True)
+        except UnsafeURL as e:
+            raise ProviderError(f"{where}: refused ({e.reason}): {one_line(str(e), 160)}") from None
+        except requests.RequestException as e:
+            raise ProviderError(late if deadline.expired else
+                                f"{where}: cannot reach it ({type(e).__name__})") from None
+        with resp:
+            try:
+                body = read_limited(resp, MAX_JSON_BYTES, url)
+            except FetchError as e:
+                raise ProviderError(late if deadline.expired else f"{provider}: {e}") from None
+        if deadline.expired:  # a body cut short at the deadline can look complete
+            raise ProviderError(late)
+    status = resp.status_code
+    if status in (429, 402) or (status == 403 and any(w in body.lower().decode("utf-8", "replace")
+                                                      for w in QUOTA_WORDS)):
+        retry = resp.headers.get("Retry-After", "")
+        when = f", retry after {retry} s" if retry.isdigit() else ""
+        raise QuotaStop(f"{provider}: quota or rate limit reached (HTTP {status}{when}): "
+                        f"{error_detail(body)}; stopped, keeping the results found so far")
+    if status == 401:
+        raise ProviderError(f"{where}: the API key was rejected (HTTP 401): {error_detail(body)}")
+    if status == 403:
+        raise ProviderError(f"{where}: forbidden (HTTP 403){forbidden_hint}: {error_detail(body)}")
+    if not 200 <= status < 300:
+        raise ProviderError(f"{where}: HTTP {status}: {error_detail(body)}")
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -120,6 +131,7 @@ class SearxngProvider:
         self.endpoint = cfg.base_url.rstrip("/") + "/search"
         self.session = session
         self.timeout = (cfg.connect_timeout, cfg.read_timeout)
+        self.total_timeout = cfg.total_timeout
         self.safesearch = 2 if cfg.safesearch else 0  # SearXNG: 0 off, 1 moderate, 2 strict
 
     def pages(self, query: str | None, limit: int) -> Iterator[list[str]]:
@@ -127,7 +139,8 @@ class SearxngProvider:
         for pageno in range(1, SEARXNG_MAX_PAGES + 1):
             data = get_json(self.session, self.name, self.endpoint,
                             {"q": query, "format": "json", "pageno": pageno, "safesearch": self.safesearch},
-                            self.timeout, forbidden_hint=" (is the JSON format enabled in its settings.yml?)")
+                            self.timeout, forbidden_hint=" (is the JSON format enabled in its settings.yml?)",
+                            total_timeout=self.total_timeout)
             if "results" not in data:
                 raise ProviderError(f"{self.name}: unexpected JSON from {self.endpoint}: no 'results' list")
             fresh = [u for u in url_list(data["results"], "url", self.name) if u not in seen]
@@ -148,6 +161,7 @@ class BraveProvider:
         self.endpoint = (cfg.base_url or BRAVE_DEFAULT_BASE).rstrip("/") + "/res/v1/web/search"
         self.session = session
         self.timeout = (cfg.connect_timeout, cfg.read_timeout)
+        self.total_timeout = cfg.total_timeout
         self.safesearch = "strict" if cfg.safesearch else "off"
 
     def pages(self, query: str | None, limit: int) -> Iterator[list[str]]:
@@ -156,7 +170,7 @@ class BraveProvider:
         for offset in range(BRAVE_MAX_OFFSET + 1):
             data = get_json(self.session, self.name, self.endpoint,
                             {"q": query, "count": count, "offset": offset, "safesearch": self.safesearch},
-                            self.timeout, headers=headers)
+                            self.timeout, headers=headers, total_timeout=self.total_timeout)
             if data.get("type") == "ErrorResponse":
                 raise ProviderError(f"{self.name}: {error_detail(json.dumps(data).encode())}")
             web = data.get("web")
@@ -184,13 +198,14 @@ class GoogleProvider:
         self.endpoint = (cfg.base_url or GOOGLE_DEFAULT_BASE).rstrip("/") + "/customsearch/v1"
         self.session = session
         self.timeout = (cfg.connect_timeout, cfg.read_timeout)
+        self.total_timeout = cfg.total_timeout
         self.safe = "active" if cfg.safesearch else "off"
 
     def pages(self, query: str | None, limit: int) -> Iterator[list[str]]:
         for start in range(1, GOOGLE_MAX_RESULTS, 10):  # 1, 11, ..., 91 (start + num - 1 <= 100)
             data = get_json(self.session, self.name, self.endpoint,
                             {"key": self.key, "cx": self.cx, "q": query, "start": start, "num": 10,
-                             "safe": self.safe}, self.timeout)
+                             "safe": self.safe}, self.timeout, total_timeout=self.total_timeout)
             urls = url_list(data.get("items"), "link", self.name)
             if not urls:
                 return  # no `items` key at all means no (more) results

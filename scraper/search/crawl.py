@@ -4,9 +4,10 @@ Seeds are `base_url` and the lines of `urls_file`. The crawl stays on the allowe
 configured, on the seed hosts). A link is *recorded* when it matches an include pattern (any, when there are
 none) and no exclude pattern; it is *followed* (fetched to read its links) when it is within `max_depth` hops
 of a seed and not excluded. Seeds are depth 0; links on a depth-d page are depth d+1; pages are fetched only
-below `max_depth`, and at most `max_pages` of them. robots.txt is respected (a disallowed page is neither
-fetched nor recorded, counted as `robots`), requests to a host are spaced by `crawl_delay` or the host's
-Crawl-delay (whichever is larger, capped at 60 s), and only HTML responses are parsed.
+below `max_depth`, and at most `max_pages` of them, each within `total_timeout` seconds (headers and body).
+robots.txt is respected (a disallowed page is neither fetched nor recorded, counted as `robots`), requests to
+a host are spaced by `crawl_delay` or the host's Crawl-delay (whichever is larger, capped at 60 s), and only HTML
+responses are parsed.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class CrawlProvider:
         self.include = compile_patterns(cfg.crawl_include, "crawl_include")
         self.exclude = compile_patterns(cfg.crawl_exclude, "crawl_exclude")
         self.timeout = (cfg.connect_timeout, cfg.read_timeout)
-        self.robots = RobotsRules(session, cfg.user_agent, self.timeout, cfg.allow_private_hosts)
+        self.robots = RobotsRules(session, cfg.user_agent, self.timeout, cfg.allow_private_hosts, cfg.total_timeout)
         self._last_hit: dict[str, float] = {}
         for key in ("pages", "robots"):
             counts.setdefault(key, 0)
@@ -109,7 +110,7 @@ class CrawlProvider:
         self._wait_turn(url)
         try:
             got = fetch(self.session, url, max_bytes=self.cfg.max_bytes, timeout=self.timeout,
-                        allow_private=self.cfg.allow_private_hosts)
+                        allow_private=self.cfg.allow_private_hosts, total_timeout=self.cfg.total_timeout)
         except FetchError as e:
             log.warning(f"crawl: {e}")
             self.counts["errors"] += 1

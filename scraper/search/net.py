@@ -4,9 +4,11 @@ The sitemap and crawl providers fetch pages themselves (to read links), so they 
 the fetch stage, in a smaller form: only http(s); hosts that resolve to private, loopback, link-local or
 otherwise non-public addresses are refused unless `allow_private_hosts` (checked on every redirect hop,
 redirects followed by hand and bounded); bodies streamed and cut at a byte limit (after gzip/deflate decoding);
-connect/read timeouts; robots.txt per host with RFC 9309 semantics (4xx: everything allowed; 5xx or
-unreachable: everything disallowed) and its Crawl-delay. The address and robots rules are the fetch stage's own
-(scraper/fetch/safety.py, scraper/fetch/robots.py); only the GET differs (any content type: sitemaps are XML).
+connect/read timeouts and a total time per request (headers and body: a dripping server is cut off);
+robots.txt per host with RFC 9309 semantics (4xx: everything allowed; 5xx or unreachable: everything
+disallowed) and its Crawl-delay. The address and robots rules are the fetch stage's own (scraper/fetch/safety.py,
+scraper/fetch/robots.py), and so is the connection layer (scraper/fetch/transport.py: every request checked as it
+is sent, connected to the checked address); only the GET differs (any content type: sitemaps are XML).
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ import requests
 
 from scraper import DEFAULT_USER_AGENT
 from scraper.fetch import robots
+from scraper.fetch.charset import text_codec
 from scraper.fetch.errors import FetchFailed, FetchRejected
 from scraper.fetch.robots import product_token
-from scraper.fetch.safety import check_url, resolve_host
+from scraper.fetch.safety import SafetyCheck, check_url, resolve_host
+from scraper.fetch.transport import Deadline, UnsafeURL, guard_session
 
 # Identifies the bot and where to read about it; users running their own crawl should put their contact here.
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
 ROBOTS_MAX_BYTES = 512_000  # RFC 9309 asks parsers to handle at least 500 KiB
 CHUNK = 64 * 1024
+TOTAL_TIMEOUT = 60.0  # seconds one request may take, headers and body together, unless the caller says
 
 
 class FetchError(Exception):
@@ -49,12 +54,17 @@ class Fetched:
     body: bytes
 
 
-def make_session(user_agent: str) -> requests.Session:
-    """A requests session that identifies the bot (environment proxies are honoured, as users expect)."""
+def make_session(user_agent: str, allow_private: bool = False, resolver=resolve_host,
+                 trusted_hosts: tuple[str, ...] = ()) -> requests.Session:
+    """A guarded requests session that identifies the bot: every request it sends is checked and pinned.
+
+    `trusted_hosts` (a search API's configured host, e.g. a SearXNG on localhost) skip the private-address
+    rule; the URL-form checks and pinning still apply. Environment proxies are honoured, as users expect.
+    """
     session = requests.Session()
     session.headers["User-Agent"] = user_agent or DEFAULT_USER_AGENT
     session.headers["Accept-Encoding"] = "gzip, deflate"
-    return session
+    return guard_session(session, SafetyCheck(allow_private, resolver, trusted_hosts=trusted_hosts))
 
 
 def check_target(url: str, allow_private: bool) -> None:
@@ -68,24 +78,44 @@ def check_target(url: str, allow_private: bool) -> None:
 
 
 def fetch(session: requests.Session, url: str, *, max_bytes: int, timeout: tuple[float, float],
-          allow_private: bool, max_redirects: int = MAX_REDIRECTS) -> Fetched:
-    """GET `url` following at most `max_redirects` redirects, each hop checked; body only for 2xx, size-capped."""
+          allow_private: bool, max_redirects: int = MAX_REDIRECTS,
+          total_timeout: float = TOTAL_TIMEOUT) -> Fetched:
+    """GET `url` following at most `max_redirects` redirects, each hop checked; body only for 2xx, size-capped.
+
+    Each hop has `total_timeout` seconds for its headers and body together (FetchError `timeout`).
+    """
     for _ in range(max_redirects + 1):
         check_target(url, allow_private)
-        try:
-            resp = session.get(url, stream=True, allow_redirects=False, timeout=timeout)
-        except requests.RequestException as e:
-            raise FetchError("network", f"{type(e).__name__} fetching {url[:200]}") from None
-        with resp:
-            location = resp.headers.get("Location")
-            if resp.status_code in REDIRECT_CODES and location:
-                url = urljoin(url, location)
-                continue
-            content_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-            charset = requests.utils.get_encoding_from_headers(resp.headers) if content_type else None
-            body = read_limited(resp, max_bytes, url) if 200 <= resp.status_code < 300 else b""
-            return Fetched(url, resp.status_code, content_type, charset, body)
+        with Deadline(total_timeout) as deadline:
+            try:
+                got = _get_once(session, url, max_bytes, timeout)
+            except FetchError:
+                if not deadline.expired:
+                    raise
+            if deadline.expired:  # whatever came back was cut short, even a body that looks complete
+                raise FetchError("timeout", f"no complete answer from {url[:200]} within {total_timeout:g} s")
+        if isinstance(got, Fetched):
+            return got
+        url = got
     raise FetchError("redirects", f"more than {max_redirects} redirects from {url[:200]}")
+
+
+def _get_once(session: requests.Session, url: str, max_bytes: int, timeout: tuple[float, float]) -> Fetched | str:
+    """One GET: the Fetched answer, or the next URL when it is a redirect."""
+    try:
+        resp = session.get(url, stream=True, allow_redirects=False, timeout=timeout)
+    except UnsafeURL as e:
+        raise FetchError(e.reason, str(e)) from None
+    except requests.RequestException as e:
+        raise FetchError("network", f"{type(e).__name__} fetching {url[:200]}") from None
+    with resp:
+        location = resp.headers.get("Location")
+        if resp.status_code in REDIRECT_CODES and location:
+            return urljoin(url, location.strip())
+        content_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        charset = requests.utils.get_encoding_from_headers(resp.headers) if content_type else None
+        body = read_limited(resp, max_bytes, url) if 200 <= resp.status_code < 300 else b""
+        return Fetched(url, resp.status_code, content_type, charset, body)
 
 
 def read_limited(resp: requests.Response, max_bytes: int, url: str) -> bytes:
@@ -106,25 +136,23 @@ def read_limited(resp: requests.Response, max_bytes: int, url: str) -> bytes:
 
 
 def decode_body(body: bytes, charset: str | None) -> str:
-    """Text of a body: the declared charset when Python knows it, else UTF-8; undecodable bytes replaced."""
-    for enc in (charset, "utf-8"):
-        if not enc:
-            continue
-        try:
-            return body.decode(enc, errors="replace")
-        except LookupError:
-            continue
-    return body.decode("utf-8", errors="replace")
+    """Text of a body: the declared charset when it is a real text encoding, else UTF-8; bad bytes replaced."""
+    codec = text_codec(charset) or "utf-8"
+    try:
+        return body.decode(codec, errors="replace")
+    except (UnicodeError, LookupError, ValueError):  # a text codec that still refuses: plain UTF-8
+        return body.decode("utf-8", errors="replace")
 
 
 class RobotsRules:
     """robots.txt verdicts per origin (fetched once each), parsed by the fetch stage's RFC 9309 rules."""
 
     def __init__(self, session: requests.Session, user_agent: str, timeout: tuple[float, float],
-                 allow_private: bool):
+                 allow_private: bool, total_timeout: float = TOTAL_TIMEOUT):
         self.session = session
         self.agent = product_token(user_agent or DEFAULT_USER_AGENT)
         self.timeout = timeout
+        self.total_timeout = total_timeout
         self.allow_private = allow_private
         self._cache: dict[str, robots.RobotsRules] = {}
 
@@ -133,7 +161,8 @@ class RobotsRules:
         if origin not in self._cache:
             try:
                 got = fetch(self.session, origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES,
-                            timeout=self.timeout, allow_private=self.allow_private)
+                            timeout=self.timeout, allow_private=self.allow_private,
+                            total_timeout=self.total_timeout)
                 status, text = got.status, decode_body(got.body, got.charset or "utf-8")
             except FetchError as e:
                 # A huge robots.txt is not a "no" (the fetch stage parses its first 500 KiB); anything else

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import requests
 
@@ -16,6 +17,7 @@ from scraper.search.net import make_session
 from scraper.search.sitemap import SitemapProvider
 
 PROVIDERS = ("searxng", "brave", "google", "urls", "sitemap", "crawl")
+API_PROVIDERS = ("searxng", "brave", "google")
 URLS_PAGE = 500  # URLs recorded (and flushed) at a time from a seed file
 
 
@@ -62,7 +64,11 @@ def search_into_manifest(cfg, paths: DatasetPaths, counts: dict) -> str | None:
     """
     for key in COUNT_KEYS:
         counts.setdefault(key, 0)
-    session = make_session(cfg.user_agent)
+    # A search API's own configured host may be local (a SearXNG on localhost); the pages and links that
+    # sitemaps and crawls bring are not trusted that way.
+    api = cfg.provider.strip().lower() in API_PROVIDERS and cfg.base_url.strip()
+    trusted = ((urlsplit(cfg.base_url.strip()).hostname or ""),) if api else ()
+    session = make_session(cfg.user_agent, cfg.allow_private_hosts, trusted_hosts=trusted)
     with session:
         provider = make_provider(cfg, session, counts)
         queries = [q.strip() for q in cfg.query if q.strip()]

@@ -120,7 +120,7 @@ class SitemapProvider:
 
     def _load(self, url: str) -> tuple[str, list[str]]:
         got = fetch(self.session, url, max_bytes=self.cfg.max_bytes, allow_private=self.cfg.allow_private_hosts,
-                    timeout=(self.cfg.connect_timeout, self.cfg.read_timeout))
+                    timeout=(self.cfg.connect_timeout, self.cfg.read_timeout), total_timeout=self.cfg.total_timeout)
         if not 200 <= got.status < 300:
             raise FetchError("http_error", f"HTTP {got.status} for {url}", got.status)
         return parse_sitemap(got.body, self.cfg.max_bytes)
