@@ -1,9 +1,11 @@
 """Read-mode extraction: HTML to text, each post-filter, no-content reasons, multi-page joins, fixture-set F1."""
 
+import json
+
 import pytest
 
-from scraper.extract import postfilters
-from scraper.extract.html_text import html_to_text, paragraphs
+from scraper.extract import no_content, postfilters
+from scraper.extract.html_text import element_text, html_to_text, paragraphs, parse_html
 from scraper.extract.readable import (EXTRACTOR_NAME, EXTRACTOR_VERSION, Extracted, extract_pages, extract_story,
                                       looks_like_js_shell)
 from scraper.extract.scoring import load_fixtures, overlap, prf, score_extractor
@@ -77,7 +79,10 @@ def extracted_without_and_with(rule: str, html: str) -> tuple[str, str]:
      "glowing"),
     ("captions", "<p>Photo: Lantern collection of the town museum.</p>", "museum"),
     ("related", "<h3>You may also like</h3><p><a href='/a'>The Clockmaker</a></p><p><a href='/b'>Owl Hours</a></p>",
+     "also like"),
+    ("link_blocks", "<p><a href='/a'>The Clockmaker's Daughter</a></p><p><a href='/app'>GET THE TALES APP</a></p>",
      "Clockmaker"),
+    ("link_blocks", "<p><a href='/app'>GET THE TALES APP</a></p>", "TALES"),
     ("related", "<p><strong>Read more:</strong> <a href='/x'>The Robot Who Wanted a Garden</a></p>", "Robot"),
     ("comments", "<h3>Comments</h3><div><p>Pip said: wonderful, I read it twice tonight!</p></div>", "wonderful"),
     ("comments", "<div class='comment-list'><p>Bea: such a cozy story, more please.</p></div>", "cozy"),
@@ -110,6 +115,12 @@ def test_unwrap_lets_readability_see_every_paragraph():
 def test_rules_never_remove_the_story_container():
     html = story_page().replace("class='content'", "class='post comments-open share-enabled'")
     assert paragraphs(extract_story(html).text) == STORY
+
+
+def test_a_story_paragraph_with_a_link_in_it_survives():
+    linked = "She read <a href='/owls'>the old book about owls</a> twice before the lamp went out for good."
+    text = extract_story(story_page(extra_inside=f"<p>{linked}</p>")).text
+    assert "the old book about owls" in text
 
 
 def test_story_words_that_look_like_boilerplate_survive():
@@ -202,7 +213,8 @@ def test_fixture_set_is_big_and_varied_enough():
 
 
 def test_fixture_set_f1_stays_high():
-    # measured 0.990 macro / 0.991 micro (bench/extract.py); trafilatura 2.3.1 scores 0.965 on the same set
+    # measured 0.991 macro / 0.991 micro (bench/extract.py, v1.1); trafilatura 2.3.1 scores 0.965 on the same set.
+    # In-sample: these pages and the rules were written together (held-out figures: test_extract_real_pages.py)
     def story_text(html: str) -> str:
         result = extract_story(html)
         return result.text if result.ok else ""
@@ -220,3 +232,113 @@ def test_token_scoring():
     assert overlap("the cat the", "the cat sat") == (2, 3, 3)
     assert prf(0, 0, 5) == (0.0, 0.0, 0.0)
     assert prf(2, 4, 2)[2] == pytest.approx(2 / 3)
+
+
+# --- failure modes found on real pages (issue 10): each test fails on extractor 1.0 -------------------------
+
+NEWS = [
+    "The harbour council voted on Tuesday to rebuild the old stone pier, which has been closed since the winter "
+    "storms tore away a third of its length and left the fishing boats mooring in the open bay.",
+    "Work will start in the spring and take about eighteen months, the council said, with the cost shared between "
+    "the town, the regional fund and a grant from the national coastal programme.",
+    "Fishermen welcomed the decision but warned that another season without a safe landing would cost them dearly; "
+    "several crews have already moved their boats to the next harbour along the coast.",
+    "The pier was first built in 1862 and has been repaired many times, most recently after a ship struck its end "
+    "in a gale and the lamp at its tip had to be carried ashore in pieces.",
+    "Engineers will keep the old stones where they can, numbering each one before it is lifted, so that the pier "
+    "looks much as it did when the first steamers called at the town.",
+]
+BIG_SCRIPT = "<script>window.__STATE__ = " + json.dumps({"items": ["x" * 60] * 150}) + ";</script>"
+
+
+def news_page(container_class: str, head_extra: str = "", after: str = "") -> str:
+    body = "".join(f"<p>{p}</p>" for p in NEWS)
+    return (f"<html><head><title>Pier to be rebuilt - Harbour News</title>{head_extra}</head><body>"
+            f"<div class='top'><a href='/'>Harbour News</a></div>"
+            f"<div class='{container_class}'><h1>Pier to be rebuilt</h1>{body}</div>{after}</body></html>")
+
+
+LINK_FOOTER = "<div class='site-links'>" + "".join(
+    f"<p><a href='/s/{i}'>Another headline about the town and its people, number {i} of many</a></p>"
+    for i in range(40)) + "</div>"
+
+
+@pytest.mark.parametrize("html", [
+    # a chrome class word ("ad") on the story container, and a script bigger than the story: the old share
+    # check counted script text, so the container held "less than half" of the page and was pruned
+    news_page("article-ad-wrapper", head_extra=BIG_SCRIPT),
+    # a chrome class word ("widget"), and a footer of links longer than the story (readability picks the story)
+    news_page("main-widget", after=LINK_FOOTER),
+], ids=["script-heavy", "link-heavy"])
+def test_pruning_never_removes_the_container_readability_chooses(html):
+    result = extract_story(html, "https://example.org/pier")
+    assert result.ok, (result.reason, result.evidence)
+    assert paragraphs(result.text) == NEWS
+
+
+def test_script_text_does_not_count_as_page_text():
+    doc = parse_html("<html><head><script>" + "x" * 5000 + "</script></head><body><p>seen words</p>"
+                     "<style>p { color: red }</style></body></html>")
+    assert postfilters.visible_lengths(doc)[doc] == len("seenwords")
+
+
+def test_an_article_about_cookies_is_not_a_consent_wall():
+    cookie_news = [p.replace("the old stone pier", "how websites ask visitors to accept cookies") for p in NEWS[:2]]
+    banner = ("<div class='cookie-banner'><p>We use cookies to improve your experience. Accept all cookies or "
+              "manage your privacy settings.</p></div>")
+    html = news_page("article", after=banner).replace("".join(f"<p>{p}</p>" for p in NEWS[:2]),
+                                                      "".join(f"<p>{p}</p>" for p in cookie_news))
+    result = extract_story(html)
+    assert result.ok, (result.reason, result.evidence)
+    assert "accept cookies" in result.text
+
+
+def test_a_short_article_with_subscribe_and_app_prompts_is_not_a_wall():
+    prompts = ("<div class='promo'><p>Already a subscriber? Sign in.</p><p>Become a subscriber for unlimited "
+               "access.</p><p>Get the app for the latest news.</p></div>")
+    html = news_page("article", after=prompts).replace("".join(f"<p>{p}</p>" for p in NEWS[2:]), "")
+    result = extract_story(html)  # about 70 story words: short, but the prompts are a small part of the page
+    assert result.ok, (result.reason, result.evidence)
+    assert paragraphs(result.text)[:2] == NEWS[:2]
+
+
+def test_a_wall_needs_strong_evidence_even_when_extraction_finds_nothing():
+    # extraction failed (no text), the page holds a whole article and a cookie banner: no_content, never a wall
+    html = news_page("article", after="<div class='consent'><p>We use cookies. Accept cookies to continue."
+                                      "</p></div>")
+    doc = parse_html(html)
+    verdict = no_content.classify(doc, "", "Pier to be rebuilt", element_text(no_content._body(doc)))
+    assert verdict is not None and verdict[0] == "no_content", verdict
+    # ... while a page that is only the banner is a consent wall
+    wall = parse_html("<html><body><div class='consent'><p>We use cookies. Accept cookies to continue.</p></div>"
+                      "</body></html>")
+    assert no_content.classify(wall, "", None, element_text(no_content._body(wall)))[0] == "consent_wall"
+
+
+def test_quotes_readability_drops_inside_the_story_are_kept():
+    tweet = ("<div class='embed'><blockquote class='twitter-tweet'><p>The pier was my grandfather's whole world, "
+             "so glad it is coming back to the town.</p>&mdash; A Fisher (@afisher) May 2, 2024</blockquote></div>")
+    body = "".join(f"<p>{p}</p>" for p in NEWS)
+    html = news_page("article").replace(body, body.replace(f"<p>{NEWS[2]}</p>", f"<p>{NEWS[2]}</p>{tweet}"))
+    text = extract_story(html).text
+    assert "grandfather's whole world" in text and "@afisher" in text
+    assert text.index(NEWS[2]) < text.index("grandfather") < text.index(NEWS[3])
+
+
+@pytest.mark.parametrize("html", ["<html>", "\x00\x01garbage<<>>", "<html><body></body></html>"])
+def test_junk_pages_get_a_reason_not_an_exception(html):
+    result = extract_story(html)
+    assert result.reason == "no_content" and result.text == ""
+
+
+def test_when_readability_changes_its_pick_after_pruning_the_first_pick_stays():
+    from scraper.extract.readable import _main_content, readability_choice
+    html = news_page("article", after="<div class='dialog'><p>Your message was sent to the editors of the "
+                                      "Harbour News, thank you for writing to us today.</p></div>")
+    doc = parse_html(html)
+    keep, first = readability_choice(doc)
+    assert keep and "stone pier" in element_text(first)
+    story = doc.xpath("//div[@class='article']")[0]
+    story.getparent().remove(story)  # stands in for a pruned page on which readability scores another box best
+    content = _main_content(doc, first, removed=[])
+    assert paragraphs(element_text(content))[-len(NEWS):] == NEWS

@@ -2,9 +2,12 @@
 
 `js_shell_evidence(doc)` looks at the raw page (before any rendering): almost no visible text plus scripts, a
 `<noscript>` asking for JavaScript, or an empty app root (`<div id="root"></div>`). `classify(doc, text, title,
-page_text)` looks at a page after extraction: a wall or error phrase in the page together with a short story
-text means the page is that wall, not a story (a long story with "Subscribe to our newsletter" in the footer is
-still a story). Each verdict is `(reason, evidence)` with a stable snake_case reason code:
+page_text)` looks at a page after extraction. A wall verdict needs strong evidence, because real articles
+mention cookies, subscriptions and apps all the time: the wall's own paragraphs (short paragraphs holding a wall
+phrase) must be a large part of what the page says, and what is left once they are set aside (of the extracted
+text, and of the page's prose) must be short: a teaser at most, and nothing at all for a consent wall. A long
+story with "We use cookies" in a banner, or a short news item about cookie law, is still a story. Each verdict is
+`(reason, evidence)` with a stable snake_case reason code:
 
     js_shell      content built by JavaScript; the static HTML has none (fetch renders it in a browser)
     login_wall    "log in to continue reading", password forms, members-only pages
@@ -19,16 +22,20 @@ from __future__ import annotations
 
 import re
 
-from scraper.extract.html_text import element_text
+from scraper.extract.html_text import element_text, paragraphs
 
 SHELL_MAX_WORDS = 40  # visible words below which a page with scripts counts as a JavaScript shell
 SHELL_HINT_MAX_WORDS = 120  # ... or below which an empty app root (<div id="root"></div>) decides it
 SHELL_NOSCRIPT_MAX_WORDS = 60  # ... or below which a <noscript> asking for JavaScript decides it
 SHELL_PARAGRAPH_WORDS = 40  # a page with a <p> this long has content of its own: never a shell
-WALL_MAX_WORDS = 250  # a wall phrase in the story text rejects pages with fewer words than this (teasers)
-WALL_PAGE_MAX_WORDS = 80  # a wall phrase elsewhere on the page rejects pages with fewer story words than this
+WALL_MAX_WORDS = 250  # words left beside a login/paywall/app wall (a teaser; the page's prose) must be fewer
+WALL_MIN_SHARE = 1 / 3  # ... and the wall's words at least this share of what else the page says (measured:
+# walls 0.56-55x, real articles with a wall phrase on the page at most 0.14x even when extraction finds nothing)
+WALL_PARAGRAPH_MAX_WORDS = 120  # a longer paragraph that holds a wall phrase is prose about it, not a wall
+PROSE_MIN_WORDS = 12  # page paragraphs at least this long count as the page's own prose
 ERROR_MAX_WORDS = 150  # an error title only rejects pages whose text is shorter than this
 MIN_WORDS = 8  # fewer extracted words than this: no_content
+CONSENT_MAX_WORDS = MIN_WORDS * 4  # a consent wall shows no story: fewer words than this beside it
 APP_ROOT_IDS = re.compile(r"^(root|app|__next|__nuxt|___gatsby|svelte|main-app|app-root|application|react-root)$",
                           re.IGNORECASE)
 NOSCRIPT_JS = re.compile(r"(enable|turn on|requires?|need|activate)\b.{0,40}\bjavascript|javascript\b.{0,40}"
@@ -100,6 +107,37 @@ def _title_texts(doc, title: str | None) -> list[str]:
     return [t for t in out if t]
 
 
+def _wall_paragraphs(paras: list[str], rx: re.Pattern) -> list[str]:
+    return [p for p in paras if len(p.split()) <= WALL_PARAGRAPH_MAX_WORDS and rx.search(p)]
+
+
+def _words(paras) -> int:
+    return sum(len(p.split()) for p in paras)
+
+
+def wall_evidence(reason: str, rx: re.Pattern, text_paras: list[str], page_paras: list[str]) -> dict | None:
+    """Evidence that the page is the wall `rx` describes, or None when the evidence is not strong enough.
+
+    The wall's words are those of the short paragraphs (in the extracted text or anywhere on the page) holding
+    its phrase. Set aside every wall-like paragraph (a consent banner or a "log in" line beside an app wall are
+    no story either): what is left of the extracted text and of the page's own prose (its paragraphs of at
+    least PROSE_MIN_WORDS words) must be short (a teaser; nothing for a consent wall) and weigh at most
+    1 / WALL_MIN_SHARE times the wall, so a failed extraction of a real article is never called a wall.
+    """
+    walls = set(_wall_paragraphs(text_paras, rx) + _wall_paragraphs(page_paras, rx))
+    if not walls:
+        return None
+    wall_like = {p for _, other in WALLS for p in _wall_paragraphs(text_paras + page_paras, other)}
+    wall_words = _words(walls)
+    rest = _words(p for p in text_paras if p not in wall_like)
+    prose = _words(p for p in page_paras if p not in wall_like and len(p.split()) >= PROSE_MIN_WORDS)
+    limit = CONSENT_MAX_WORDS if reason == "consent_wall" else WALL_MAX_WORDS
+    if rest >= limit or prose >= limit or wall_words < WALL_MIN_SHARE * max(rest, prose):
+        return None
+    match = next(m for m in (rx.search(p) for p in sorted(walls)) if m)
+    return {"words": rest, "page_prose_words": prose, "wall_words": wall_words, "match": match.group(0)[:120]}
+
+
 def classify(doc, text: str, title: str | None, page_text: str) -> tuple[str, dict] | None:
     """(reason, evidence) when the page holds no real story, None for a story.
 
@@ -108,25 +146,23 @@ def classify(doc, text: str, title: str | None, page_text: str) -> tuple[str, di
     """
     words = len(text.split())
     base = {"words": words}
+    text_paras, page_paras = paragraphs(text), paragraphs(page_text)
+    prose = sum(len(p.split()) for p in page_paras if len(p.split()) >= PROSE_MIN_WORDS)
     if words < ERROR_MAX_WORDS:
         for t in _title_texts(doc, title):
             m = ERROR_TITLE.search(t)
-            if m:
+            if m and prose < ERROR_MAX_WORDS:
                 return "error_page", {**base, "title": t[:120], "match": m.group(0)}
-        m = ERROR_TEXT.search(page_text if words < MIN_WORDS * 4 else text)
-        if m:
+        on_page = words < MIN_WORDS * 4  # next to almost no text, the page's own error message decides
+        m = ERROR_TEXT.search(page_text if on_page else text)
+        if m and (not on_page or prose < ERROR_MAX_WORDS):
             return "error_page", {**base, "match": m.group(0)}
-    if words < WALL_MAX_WORDS:
-        for reason, rx in WALLS:
-            # In the story text itself: the page IS the wall (a teaser then "subscribe to continue").
-            # Elsewhere on the page (a banner, a footer box): only when almost nothing else is there.
-            m = rx.search(text)
-            if m is None and words < (MIN_WORDS * 4 if reason == "consent_wall" else WALL_PAGE_MAX_WORDS):
-                m = rx.search(page_text)
-            if m:
-                return reason, {**base, "match": m.group(0)[:120]}
-        if words < SHELL_HINT_MAX_WORDS and doc.xpath("//input[@type='password']"):
-            return "login_wall", {**base, "match": "password form"}
+    for reason, rx in WALLS:
+        evidence = wall_evidence(reason, rx, text_paras, page_paras)
+        if evidence is not None:
+            return reason, evidence
+    if max(words, prose) < CONSENT_MAX_WORDS and doc.xpath("//input[@type='password']"):
+        return "login_wall", {**base, "match": "password form"}
     if words < MIN_WORDS:
         return "no_content", {**base, "chars": len(text)}
     return None

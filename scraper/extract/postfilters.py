@@ -4,14 +4,23 @@ Each rule may remove elements by their class/id words (on the whole page before 
 story container rather than a long comment thread, and again inside the content it kept), remove elements by tag,
 cut a section that starts with a telling heading ("Comments", "You may also like") and drop whole paragraphs of
 boilerplate text ("Page 2 of 5", "Share this:"). `bench/extract.py` measures macro F1 on the fixture set with
-each rule switched off and alone (`skip` names rules to leave out). Measured (34 story pages, v1.0): all rules
-0.990, no rules 0.926; deltas when one is removed: unwrap +0.029, title +0.008, author_box +0.008, related
+each rule switched off and alone (`skip` names rules to leave out). Measured (34 story pages, v1.1): all rules
+0.991, no rules 0.952 (readability alone); deltas when one is removed: title +0.008, author_box +0.008, related
 +0.007, chrome +0.004, vote_prompts +0.004, metadata +0.004, captions +0.003, comments +0.003, page_numbers
-+0.001. share_bars added nothing (readability already drops share bars by their class names), so it is off
-by default (`default_on=False`) and only the bench runs it.
++0.001, link_blocks +0.001, unwrap +0.000 (it repairs one-paragraph-per-wrapper pages, see its test).
+share_bars added nothing (readability already drops share bars by their class names), so it is off by default
+(`default_on=False`) and only the bench runs it. These are in-sample figures (the fixtures and the rules were
+written together); the held-out real-pages figures are in bench/extract.py's report.
 
-Safety net for every element rule: an element holding more than half of the page's text is never removed (a
-WordPress `<article class="... comments-open">` must survive its "comments" class word).
+Safety nets for every element rule, so that pruning never removes the story itself:
+- the elements readability chooses on the unpruned page (`keep`, see readable.readability_choice) and their
+  ancestors are never removed: class words are a weak signal (layout classes such as "main-with-sidebar" or a
+  page builder's "widget" wrappers name the story's own container), readability's text-density scoring a
+  strong one;
+- an element holding more than half of the visible text around it (of the kept element it sits in, else of the
+  page) is never removed (a WordPress `<article class="... comments-open">` must survive its "comments" word).
+Text shares count visible characters only: the text of scripts and styles (often most of a real page's bytes)
+is not text a reader sees.
 """
 
 from __future__ import annotations
@@ -102,9 +111,10 @@ RULES: tuple[Rule, ...] = (
     Rule("page_numbers", _words("pagination", "pager", "page-numbers", "nav-links", "chapter-nav",
                                 "page-nav", "pagenav", "next", "prev", "previous"),
          para_re=_para(r"((page|part|chapter) \d+ (of|/) \d+|(go to |jump to )?page:?)[.:]?(\s*[|·•].{0,60})?")),
-    # Archive-style work metadata ("Rating: General", "Words: 1,234", "Tags: ...").
+    # Archive-style work metadata ("Rating: General", "Words: 1,234", "Tags: ..."). Not the class word "summary":
+    # on news and blog pages it names the article's own lead, and an archive's work summary sits in its preface.
     Rule("metadata", _words("meta", "metadata", "tags", "tag-list", "stats", "work-meta", "story-info",
-                            "entry-meta", "post-meta", "taxonomy", "categories", "summary", "notes", "preface",
+                            "entry-meta", "post-meta", "taxonomy", "categories", "notes", "preface",
                             "entry-footer", "postmetadata"),
          para_re=_para(r"(words|word count|chapters|rating|rated|tags|fandoms?|category|categories|status|"
                        r"published|updated|completed|language|genres?|characters|warnings|summary|notes|"
@@ -112,6 +122,9 @@ RULES: tuple[Rule, ...] = (
                        r"audience|length)\s*:.{0,180}|\d+ min(ute)?s? read")),
     # The story title repeated as the first heading or line of the content.
     Rule("title"),
+    # Blocks whose text is (almost) all link text: lists of other stories, "get the app" links, tag clouds. Link
+    # density is a structural signal: story paragraphs are prose, with a link here and there at most.
+    Rule("link_blocks"),
     # Not a filter but a repair: `<div class="para"><div class="inner"><p>...` chains, one per paragraph, make
     # readability pick a single paragraph; collapsing wrappers that hold one block and nothing else fixes it.
     Rule("unwrap"),
@@ -124,11 +137,30 @@ def _attr_tokens(el) -> list[str]:
     return ((el.get("class") or "") + " " + (el.get("id") or "")).split()
 
 
+_SPACE_RE = re.compile(r"\s+")
+INVISIBLE = frozenset(("script", "style", "noscript", "template"))
+
+
+def _chars(s: str | None) -> int:
+    return len(_SPACE_RE.sub("", s)) if s else 0
+
+
+def visible_lengths(root) -> dict:
+    """Visible (non-space) characters under each element of `root`, script/style text excluded, in one pass."""
+    lengths: dict = {}
+    for el in reversed(list(root.iter())):  # reversed document order: children before their parent
+        if not isinstance(el.tag, str) or el.tag in INVISIBLE:
+            lengths[el] = 0
+            continue
+        lengths[el] = _chars(el.text) + sum(lengths[c] + _chars(c.tail) for c in el)
+    return lengths
+
+
 def _text_len(el) -> int:
-    return len("".join(el.itertext()).strip())
+    return visible_lengths(el)[el]
 
 
-def _remove(el) -> None:
+def remove_element(el) -> None:
     """Drop an element but keep its tail text (the tail belongs to the parent)."""
     parent = el.getparent()
     if parent is None:
@@ -146,25 +178,35 @@ def _active(skip: frozenset) -> list[Rule]:
     return [r for r in RULES if r.name not in skip]
 
 
-def prune_elements(root, rules: list[Rule], tags: bool) -> int:
-    """Remove elements matched by the rules' class/id words (and tags when `tags`); returns how many."""
-    total = max(_text_len(root), 1)
+def prune_elements(root, rules: list[Rule], tags: bool, keep=()) -> list:
+    """Remove elements matched by the rules' class/id words (and tags when `tags`); returns those removed.
+
+    `keep`: elements chosen as the main content; they and their ancestors are never removed, and inside one of
+    them an element holding more than MAX_SHARE of its text is never removed either.
+    """
+    lengths = visible_lengths(root)
+    kept = set(keep)
+    protected = set(kept)
+    for el in kept:
+        protected.update(el.iterancestors())
     attr_rules = [r.attr_re for r in rules if r.attr_re is not None]
     tag_set = {t for r in rules for t in r.tags} if tags else set()
     doomed = []
     for el in root.iter():
-        if not isinstance(el.tag, str) or el.tag in NEVER_REMOVE:
+        if not isinstance(el.tag, str) or el.tag in NEVER_REMOVE or el in protected:
             continue
         if el.tag in tag_set or any(rx.search(tok) for tok in _attr_tokens(el) for rx in attr_rules):
             doomed.append(el)
-    removed = 0
+    doomed_set = set(doomed)
+    removed = []
     for el in doomed:
-        if any(a in doomed for a in el.iterancestors()):
+        if any(a in doomed_set for a in el.iterancestors()):
             continue  # goes with its ancestor
-        if _text_len(el) > MAX_SHARE * total:
+        around = next((a for a in el.iterancestors() if a in kept), root)
+        if lengths.get(el, 0) > MAX_SHARE * max(lengths.get(around, 0), 1):
             continue
-        _remove(el)
-        removed += 1
+        remove_element(el)
+        removed.append(el)
     return removed
 
 
@@ -189,9 +231,11 @@ def unwrap_wrappers(root) -> int:
     return done
 
 
-def prune_document(doc, skip: frozenset = frozenset()) -> int:
-    """Prune chrome and boilerplate elements from a whole page before readability sees it."""
-    removed = prune_elements(doc, _active(skip), tags=True)
+def prune_document(doc, skip: frozenset = frozenset(), keep=()) -> list:
+    """Prune chrome and boilerplate elements from a whole page before readability sees it (never `keep`).
+
+    Returns the elements removed (unwrapped wrappers are not among them: their content stays)."""
+    removed = prune_elements(doc, _active(skip), tags=True, keep=keep)
     if "unwrap" not in skip:
         unwrap_wrappers(doc)  # after pruning: the wrappers' class words have done their job
     return removed
@@ -212,7 +256,7 @@ def _cut_sections(root, rules: list[Rule], total: int) -> None:
         if sum(_text_len(s) for s in following) > MAX_SHARE * total:
             following = []  # a story after the heading: only the heading goes
         for el in [h, *following]:
-            _remove(el)
+            remove_element(el)
 
 
 CHAPTER_HEADING = re.compile(r"(chapter|part|book|episode)\s+(\d+|[ivxlc]+|one|two|three|four|five|six|seven|"
@@ -229,6 +273,25 @@ def _norm(s: str) -> str:
     return " ".join(s.lower().split()).strip(" .:!")
 
 
+LINK_BLOCK_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "dt", "dd")
+LINK_BLOCK_SHARE = 0.9  # a block with at least this share of its visible text inside links is a link block
+
+
+def drop_link_blocks(content) -> int:
+    """Remove paragraphs, list items and headings whose visible text is almost all link text; returns how many."""
+    lengths = visible_lengths(content)
+    removed = 0
+    for el in list(content.iter(*LINK_BLOCK_TAGS)):
+        size = lengths.get(el, 0)
+        if not size or el.getparent() is None:
+            continue
+        linked = sum(lengths.get(a, 0) for a in el.iter("a"))
+        if linked >= LINK_BLOCK_SHARE * size:
+            remove_element(el)
+            removed += 1
+    return removed
+
+
 def prune_content(content, skip: frozenset = frozenset(), title: str | None = None) -> None:
     """Prune boilerplate inside readability's output: element rules, section headings, title headings."""
     rules = _active(skip)
@@ -236,13 +299,15 @@ def prune_content(content, skip: frozenset = frozenset(), title: str | None = No
     tag_set = {t for r in rules if not r.page_only for t in r.tags}
     for el in [e for e in content.iter() if isinstance(e.tag, str) and e.tag in tag_set]:
         if el.getparent() is not None:
-            _remove(el)
+            remove_element(el)
     _cut_sections(content, rules, max(_text_len(content), 1))
+    if "link_blocks" not in skip:
+        drop_link_blocks(content)
     if "title" not in skip:
         want = _norm(title or "")
         for h in [h for h in content.iter(*HEADINGS) if h.tag == "h1" or _is_title_heading(h, want)]:
             if h.getparent() is not None:
-                _remove(h)
+                remove_element(h)
 
 
 NAV_WORDS = frozenset("first prev previous next last page pages chapter chapters part older newer back top "
