@@ -24,6 +24,8 @@ import resource
 import subprocess
 import time
 
+from bench.conditions import format_conditions, measure_conditions
+
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
 SNIPPET_CHARS = 60
 LINGUA_LANGS = ["ENGLISH", "FRENCH", "GERMAN", "SPANISH", "ITALIAN", "PORTUGUESE", "DUTCH", "RUSSIAN", "POLISH",
@@ -225,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         print(json.dumps(measure(args.one, args)))
         return 0
+    print(format_conditions(measure_conditions(threads=1, note="each library in its own single-threaded process")))
     names = ["py3langid", "langdetect", "lingua-low"] + (["lingua-high"] if args.lingua_high else [])
     rows = []
     for name in names:

@@ -59,6 +59,7 @@ import time
 
 import torch
 
+from bench.conditions import format_conditions, measure_conditions
 from common.paths import SHARED_DATA_DIR
 from training.model import GPT, ModelConfig, estimate_memory_mb
 
@@ -223,6 +224,8 @@ def main(argv=None) -> int:
         fn = {"train": train_one, "memory": memory_one}[a.rest[0]]
         print(json.dumps(fn(json.loads(a.rest[1]))))
         return 0
+    # every variant trains in float32 (no autocast here); the memory mode measures on 1 thread
+    print(format_conditions(measure_conditions(dtype="float32", threads=1 if a.mode == "memory" else a.threads)))
     if a.mode == "choices":
         secs = a.seconds or 60
         print(f"{'variant':26} {'params':>8} {'steps':>6} {'tok/s':>8} {'val loss':>9} {'peak RSS MB':>11}")

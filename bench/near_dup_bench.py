@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from bench.conditions import format_conditions, measure_conditions
 from scripts.near_dup import Signer, SignatureIndex, normalise
 
 THRESHOLD = 0.8
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.index:
         print(json.dumps(child(args)))
         return 0
+    print(format_conditions(measure_conditions(threads=1, note="single-threaded Python and numpy")))
     print(f"near-duplicate search over {args.docs:,} synthetic docs (~100 words; 1 in {DUP_EVERY} a planted "
           f"near-duplicate), threshold {THRESHOLD}")
     docs = make_docs(args.docs)

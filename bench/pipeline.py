@@ -24,6 +24,7 @@ import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
+from bench.conditions import format_conditions, measure_conditions
 from common.paths import REPO_ROOT, DatasetPaths
 from common.rawstore import RawStore
 
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPO_ROOT / "bench" / "out"), help="working folder")
     p.add_argument("--keep", action="store_true", help="keep the generated datasets")
     args = p.parse_args(argv)
+    print(format_conditions(measure_conditions(threads=1, note="each stage in its own single-threaded process")))
     results = [bench_size(mb, Path(args.out), args.seed) for mb in args.sizes]
     if len(results) >= 2:
         small, big = results[0], results[-1]

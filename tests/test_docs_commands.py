@@ -80,7 +80,7 @@ COMMANDS = {
     "BRAVE_API_KEY=... python scripts/search.py --provider brave --query 'short fiction' --max-results 40":
         Skip("needs the network and a Brave Search API key"),
     "python run.py --config my-web-profile.yaml --from fetch": Skip("the reader's own web profile: needs the network"),
-    "python bench/train.py": Skip("a ~10-minute benchmark; tests/test_bench_train.py runs its --quick mode"),
+    "python bench/train.py": Skip("a ~12-minute benchmark; tests/test_bench_train.py runs its --quick mode"),
     "python bench/generate.py": Skip("a ~6-minute benchmark of the generation speed, memory and dtype costs"),
 }
 # Example paths in the docs -> where the test puts them (relative to the temporary folder).
