@@ -16,7 +16,6 @@ a one-line message and a non-zero exit code.
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # noqa: E402
 
 import argparse
 import dataclasses
@@ -135,7 +134,7 @@ def demo_site_for(profile: dict, paths: DatasetPaths) -> Iterator[dict]:
         opts = {}
     if not isinstance(opts, dict):
         raise UserError("profile 'demo_site' must be true or a mapping of DemoSite settings")
-    from scraper.demo_site import DemoSite
+    from demo.site import DemoSite
     port_file = paths.metadata / "demo_site_port.json"
     last = (read_json(port_file) or {}).get("port") if "port" not in opts else None
     site = None

@@ -72,6 +72,8 @@ REQ="requirements.txt"
 [ "$DEV" = 1 ] && REQ="requirements-dev.txt"
 say "installing $REQ"
 "${PIP[@]}" install -q -r "$REQ"
+say "installing the project itself (editable: commands import its packages)"
+"${PIP[@]}" install -q --no-deps -e .
 
 # A Chromium for rendering JavaScript pages: the system one if present, else Debian's package (as root with
 # apt), else Playwright's own download. Optional: without it, JavaScript pages are skipped with a warning.
@@ -90,6 +92,6 @@ if [ "$BROWSER" = 1 ]; then
   fi
 fi
 
-"$PY" -c "import numpy, yaml, tqdm, ftfy, datasketch, torch" || {
+"$PY" -c "import numpy, yaml, tqdm, ftfy, datasketch, torch, common, model" || {
   echo "setup.sh: installation finished but imports fail; see the messages above" >&2; exit 1; }
 say "done. Python: $PY"

@@ -25,7 +25,6 @@ tools (`.venv/bin/pip install trafilatura html-text`); a missing one is reported
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402
 
 import argparse
 import json

@@ -8,7 +8,7 @@
    100 tokens ending there), peak RSS for the whole run.
 2. The val-loss change per dtype uses a tiny model (4 x 128, block 128) trained here for `--train-seconds` on
    `../shared/data/tinyshakespeare.txt` (first 90% train, last 10% val), saved as a real checkpoint and loaded by
-   `training.inference.load_model` in each dtype: mean cross-entropy over fixed val windows.
+   `generation.inference.load_model` in each dtype: mean cross-entropy over fixed val windows.
 
 Numbers are noisy when other processes share the 2 cores (compare within one run). Every row states its thread
 count. Ours runs at `--threads` (default 1, as generate.py: decoding one token at a time measured ~2x faster on 1
@@ -28,7 +28,6 @@ tokens/s on 1 thread, 16.5 on 2 (its best); ours on 1 thread: fp32 175 (10.6x), 
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402
 
 import argparse
 import json
@@ -42,11 +41,11 @@ import torch
 
 from bench.conditions import format_conditions, measure_conditions
 from common.paths import REPO_ROOT, SHARED_DATA_DIR
-from scripts.evaluate import val_loss
-from training.checkpoint import save_checkpoint
-from training.inference import load_model
-from training.model import GPT, ModelConfig
-from training.tokenizer import CharTokenizer
+from generation.val_loss import val_loss
+from model.checkpoint import save_checkpoint
+from generation.inference import load_model
+from model.gpt import GPT, ModelConfig
+from model.tokenizer import CharTokenizer
 
 DTYPES = ("fp32", "int8", "bf16", "fp16")
 VAL_TOKENS = 64 * 128  # val tokens scored per dtype: 64 consecutive windows of the tiny model's block

@@ -47,8 +47,6 @@ are small gains. The default layout costs ~7% per step (rotary + QK-norm) for ~0
 """
 
 import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402
 
 import argparse
 import json
@@ -61,7 +59,7 @@ import torch
 
 from bench.conditions import format_conditions, measure_conditions
 from common.paths import SHARED_DATA_DIR
-from training.model import GPT, ModelConfig, estimate_memory_mb
+from model.gpt import GPT, ModelConfig, estimate_memory_mb
 
 SHAPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64)  # nanoGPT's CPU recipe
 GPT2 = dict(norm="layernorm", pos="learned", mlp="gelu", bias=True, qk_norm=False, zero_init_proj=False)

@@ -33,7 +33,6 @@ The child prints its progress lines like nanoGPT's and, last, one JSON line with
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402
 
 import argparse
 import json

@@ -17,7 +17,6 @@ Signatures are computed once per num_perm in the parent and handed to each child
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402
 
 import argparse
 import gc
@@ -30,7 +29,7 @@ import time
 import numpy as np
 
 from bench.conditions import format_conditions, measure_conditions
-from scripts.near_dup import Signer, SignatureIndex, normalise
+from corpus.near_dup import Signer, SignatureIndex, normalise
 
 THRESHOLD = 0.8
 DUP_EVERY = 20
@@ -90,7 +89,7 @@ def run_ours(sigs: np.ndarray) -> dict:
 
 def run_datasketch(sigs: np.ndarray) -> dict:
     from datasketch import MinHash, MinHashLSH
-    from scripts.near_dup import similarity
+    from corpus.near_dup import similarity
     num_perm = sigs.shape[1]
     gc.collect()
     base = rss_mb()

@@ -14,7 +14,6 @@ sizes: flat memory means the ratio stays near 1 while the corpus grows 20x.
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402
 
 import argparse
 import hashlib
@@ -41,7 +40,7 @@ RSS_WRAPPER = ("import json, resource, runpy, sys, time; script = sys.argv[1]; s
 
 def build_corpus(paths: DatasetPaths, megabytes: float, seed: int) -> tuple[int, int]:
     """Write demo stories into raw/bench/ until `megabytes` of text; returns (docs, bytes)."""
-    from scripts.demo_corpus import generate_corpus
+    from demo.stories import generate_corpus
     target, total, docs = megabytes * 1e6, 0, 0
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     with RawStore(paths) as store:

@@ -1,6 +1,6 @@
 """robots.txt parsers scored on RFC 9309 cases: protego, the standard library's urllib.robotparser, and ours.
 
-The cases (tests/robots_cases.py) cover longest match, allow/disallow ties, `*` and `$`, user-agent groups and
+The cases (bench/robots_cases.py) cover longest match, allow/disallow ties, `*` and `$`, user-agent groups and
 their matching, case, percent-encoding, comments and junk lines, a BOM, CR line ends, Sitemap lines inside a
 group, Crawl-delay and a ~900 KiB file; each answer is written from the RFC. A case counts as right when every
 URL verdict (and the crawl delay, when the case gives one) is right. "ours" is scraper.fetch.robots as it
@@ -12,8 +12,6 @@ the BOM case, and took 1.7 s on these cases against 0.3 s).
 """
 
 import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402
 
 import time
 import urllib.robotparser
@@ -21,7 +19,7 @@ import urllib.robotparser
 from protego import Protego
 
 from scraper.fetch.robots import parse_robots
-from tests.robots_cases import CASES
+from bench.robots_cases import CASES
 
 BASE = "https://example.com"
 

@@ -57,7 +57,6 @@ Measured (AMD EPYC with AVX-512 BF16, torch 2.13, 2 cores shared with five other
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402
 
 import argparse
 import json
@@ -74,8 +73,8 @@ from bench import nanogpt_ref
 from bench.conditions import format_conditions, measure_conditions
 from common.fsio import read_jsonl
 from common.paths import REPO_ROOT, SHARED_DATA_DIR
-from training.data import PROCESSED_FORMAT, PROCESSED_VERSION, token_dtype
-from training.tokenizer import CharTokenizer
+from model.token_files import PROCESSED_FORMAT, PROCESSED_VERSION, token_dtype
+from model.tokenizer import CharTokenizer
 from training.train_utils import autocast_dtype
 
 TEXT = SHARED_DATA_DIR / "tinyshakespeare.txt"

@@ -1,7 +1,7 @@
 """Clean every item the filter stage kept: mojibake, HTML, whitespace, site artifacts, scene breaks, wrapping.
 
-The text rules live in `scripts/text_cleaning.py` (`clean_text`, documented step by step there) and the
-artifact / scene-break patterns in `scripts/site_artifacts.default.yaml` (or your own `--rules-file`). Cleaning
+The text rules live in `corpus/text_cleaning.py` (`clean_text`, documented step by step there) and the
+artifact / scene-break patterns in `corpus/site_artifacts.default.yaml` (or your own `--rules-file`). Cleaning
 never drops a character for not being ASCII, and `clean_text(clean_text(x)) == clean_text(x)`.
 
 Each kept item is read from raw/, cleaned and written to `cleaned/<source>/<same name>.txt` (atomic rename),
@@ -35,7 +35,6 @@ original is restored, the next run cleans it from the right bytes.
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import logging
 from dataclasses import dataclass
@@ -48,8 +47,8 @@ from common.fsio import atomic_write_bytes, sha256_bytes
 from common.ledger import Ledger, read_kept, write_manifest, write_rejections
 from common.paths import DatasetPaths
 from common.rawstore import Tampered, item_sort_key, read_raw_index, read_raw_verified
-from scripts.clean_rules import Rules, compile_rules, load_rules_file
-from scripts.text_cleaning import clean_text
+from corpus.clean_rules import Rules, compile_rules, load_rules_file
+from corpus.text_cleaning import clean_text
 
 STAGE = "clean"
 INPUT_STAGE = "filter"

@@ -6,7 +6,7 @@
    byte (one token each, so bits per token); BPE -> bits per byte of the decoded text. A special token (end of
    text, scene break) counts as one character/byte.
 2. `num_samples` stories generated from an empty context (the end-of-text id), seeds seed .. seed+N-1, through
-   `training.inference.generate_ids`, scored with `scripts/story_metrics.py` (distinct-n over words, repeated
+   `generation.inference.generate_ids`, scored with `generation/story_metrics.py` (distinct-n over words, repeated
    4-grams, longest repeated cycle, tail loops, sentence length).
 3. The same metrics on N held-out chunks of `processed/val.txt`, each as long (in characters) as its sample, taken
    at evenly spaced offsets (document separators become blank lines): the level a good model should reach.
@@ -23,7 +23,6 @@ A second run with the same checkpoint (by content hash), dataset and settings do
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import logging
 import math
@@ -36,8 +35,9 @@ from common.cli import require_dataset, stage_main
 from common.config import UserError, config_dict, fingerprint, opt
 from common.fsio import atomic_write_text, read_json, sha256_file, write_json
 from common.paths import DatasetPaths
-from training.tokenizer import NUM_SPECIAL  # ids below it are special strings in every tokenizer
-from scripts import story_metrics
+from common.text_format import EOT
+from generation import story_metrics
+from generation.val_loss import eval_windows, units_of, val_loss  # noqa: F401  (eval_windows: tests use it here)
 
 STAGE = "evaluate"
 REPORT_FORMAT, REPORT_VERSION = "miniature-memory/eval-report", 1
@@ -63,55 +63,8 @@ class EvaluateConfig:
     report_dir: str = opt("", "where report.json and report.md go (default: <checkpoint folder>/eval/)")
 
 
-# --------------------------------------------------------------------------------------------- val loss
-def eval_windows(n_tokens: int, block_size: int, max_eval_tokens: int) -> list[tuple[int, int]]:
-    """(start, length) of the windows scored: consecutive, non-overlapping, `length` tokens predicted each (the
-    window reads tokens start .. start+length-1 and predicts start+1 .. start+length)."""
-    scored = n_tokens - 1 if max_eval_tokens <= 0 else min(n_tokens - 1, max_eval_tokens)
-    return [(s, min(block_size, scored - s)) for s in range(0, max(scored, 0), block_size)]
-
-
-def val_loss(model, tokens: np.ndarray, block_size: int, max_eval_tokens: int, batch_size: int,
-             device: str = "cpu") -> tuple[float, int, int]:
-    """(mean cross-entropy in nats per predicted token, tokens predicted, windows) of `model` on `tokens`;
-    `model(x)` returns logits [B, T, V] or a tuple whose first item they are."""
-    import torch
-    import torch.nn.functional as F
-    windows = eval_windows(len(tokens), block_size, max_eval_tokens)
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(windows), batch_size):
-            group = windows[i:i + batch_size]
-            # a short last window runs on its own so every batch is one rectangle
-            for part in ([group] if len({n for _, n in group}) == 1 else [[w] for w in group]):
-                n = part[0][1]
-                rows = np.stack([np.asarray(tokens[s:s + n + 1], dtype=np.int64) for s, _ in part])
-                x = torch.from_numpy(rows[:, :-1]).to(device)
-                y = torch.from_numpy(rows[:, 1:]).to(device)
-                out = model(x)
-                logits = out[0] if isinstance(out, tuple) else out
-                loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum")
-                total += float(loss)
-                count += y.numel()
-    return (total / count if count else float("nan")), count, len(windows)
-
-
-def units_of(tokenizer, target_ids: np.ndarray) -> tuple[str, int]:
-    """(unit name, how many of them the target ids stand for): characters for the char tokenizer, bytes for the
-    byte tokenizer (one per token), UTF-8 bytes of the decoded text for BPE; a special id counts as one."""
-    kind = tokenizer.to_dict().get("type")
-    if kind == "char":
-        return "char", int(len(target_ids))
-    if kind == "byte":
-        return "byte", int(len(target_ids))
-    text = tokenizer.decode(np.asarray(target_ids))
-    specials = np.asarray(target_ids) < NUM_SPECIAL
-    extra = sum(len(tokenizer.specials[int(i)].encode("utf-8")) - 1 for i in np.asarray(target_ids)[specials])
-    return "byte", len(text.encode("utf-8")) - extra
-
-
 # --------------------------------------------------------------------------------------------- held-out text
-def reference_chunks(path: Path, lengths: list[int], eot: str = "<|endoftext|>") -> list[tuple[int, str]]:
+def reference_chunks(path: Path, lengths: list[int], eot: str = EOT) -> list[tuple[int, str]]:
     """(byte offset, text) of one chunk of `path` per wanted length in characters, at evenly spaced offsets,
     starting after the first whitespace there (a whole word), document separators replaced by blank lines.
     Reads only the bytes it needs; a chunk that would run past the end is taken from the file's end instead
@@ -185,7 +138,7 @@ def check_tokens(lm, ds_tokenizer, tokens: np.ndarray, vocab: int, ckpt: Path, p
 
 def generate_samples(lm, cfg: EvaluateConfig) -> tuple[list[dict], float]:
     """Generated samples ({seed, tokens, text}) and the seconds it took."""
-    from training.inference import SampleConfig, generate_ids
+    from generation.inference import SampleConfig, generate_ids
     sample = SampleConfig(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
                           repetition_penalty=cfg.repetition_penalty, repetition_window=cfg.repetition_window)
     eot = lm.tokenizer.eot_id
@@ -210,15 +163,15 @@ def check_config(cfg: EvaluateConfig) -> None:
     """UserError for settings that cannot work (negative counts, unknown dtype)."""
     if cfg.num_samples < 0 or cfg.max_new_tokens < 1 or cfg.batch_size < 1 or cfg.max_eval_tokens < 0:
         raise UserError("num_samples must be >= 0, max_new_tokens and batch_size >= 1, max_eval_tokens >= 0")
-    from training.quantize import DTYPES
+    from generation.quantize import DTYPES
     if cfg.dtype not in DTYPES:
         raise UserError(f"dtype must be one of {', '.join(DTYPES)} (got {cfg.dtype!r})")
 
 
 def run(cfg: EvaluateConfig, paths: DatasetPaths, force: bool = False) -> dict:
     """Measure val loss and sample quality of a checkpoint; write report.json + report.md; returns counts."""
-    from training.data import load_meta, load_tokenizer, open_tokens
-    from training.inference import find_checkpoint, load_model
+    from model.token_files import load_meta, load_tokenizer, open_tokens
+    from generation.inference import find_checkpoint, load_model
     check_config(cfg)
     ckpt = find_checkpoint(cfg.checkpoint)
     require_dataset(paths)

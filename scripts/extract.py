@@ -22,8 +22,6 @@ written just before the kill, and the manifest is flushed after every URL.
 """
 
 import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import logging
 from dataclasses import dataclass

@@ -25,8 +25,6 @@ to `dataset/metadata/urls.jsonl`, rewrites `dataset/metadata/fetch_manifest.json
 """
 
 import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import logging
 from dataclasses import dataclass

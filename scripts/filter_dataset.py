@@ -5,8 +5,8 @@ Checks, cheapest first; the first that fails gives the reason code (stable, snak
   exact_duplicate        same text as a kept item after NFKC + case folding + whitespace collapsing
   boilerplate            a short text with several app/login/cookie-wall phrases, or the boilerplate_min_copies-th
                          copy of the same short text (earlier copies are logged as duplicates)
-  not_narrative          menus, link lists, code, tables, bullet lists, number dumps (scripts/text_heuristics.py)
-  content_policy         a rule of the YAML policy fired (default: scripts/content_policy.default.yaml)
+  not_narrative          menus, link lists, code, tables, bullet lists, number dumps (corpus/text_heuristics.py)
+  content_policy         a rule of the YAML policy fired (default: corpus/content_policy.default.yaml)
   near_duplicate         MinHash estimate of word-5-gram Jaccard similarity to a kept item >= dedup_threshold
   wrong_language         py3langid is confident (>= lang_min_confidence) the text is not in `languages`
 Duplicates are only ever looked up among KEPT items, so the earliest copy is kept and later ones point at it
@@ -16,7 +16,7 @@ Incremental and crash-safe: items are processed in arrival order and each decisi
 and never revisited, so adding items never flips an earlier decision, and a run killed at any point (even
 SIGKILL) and re-run ends with the same files as an uninterrupted one. The exact-duplicate keys of kept items live
 in their ledger records; their MinHash signatures in metadata/filter_minhash.bin (append-only, row i = i-th kept
-item, cut back to the ledger on start; see scripts/near_dup.py). A config or policy change, or --force, starts
+item, cut back to the ledger on start; see corpus/near_dup.py). A config or policy change, or --force, starts
 the ledger and the signature file over. Texts are read one at a time, so memory does not grow with text size.
 
 Tamper check: each item's raw file is checked against the sha256 of its raw index record before it is decided
@@ -38,8 +38,6 @@ metadata/filter_manifest.json.
 """
 
 import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import logging
 from dataclasses import dataclass
@@ -53,9 +51,9 @@ from common.config import StageFailed, UserError, config_dict, fingerprint, opt
 from common.ledger import Ledger, read_kept, write_manifest, write_rejections
 from common.paths import DatasetPaths
 from common.rawstore import Tampered, read_raw_index, read_raw_verified
-from scripts.content_policy import Policy, check_policy, load_policy
-from scripts.near_dup import Signer, SignatureIndex, band_params, exact_key, normalise
-from scripts.text_heuristics import (LanguageGuesser, Verdict, check_boilerplate, check_language, check_length,
+from corpus.content_policy import Policy, check_policy, load_policy
+from corpus.near_dup import Signer, SignatureIndex, band_params, exact_key, normalise
+from corpus.text_heuristics import (LanguageGuesser, Verdict, check_boilerplate, check_language, check_length,
                                      check_narrative)
 
 STAGE = "filter"
@@ -86,7 +84,7 @@ class FilterConfig:
     lang_min_confidence: float = opt(0.8, "reject only when the detected language has at least this probability")
     lang_sample_chars: int = opt(1500, "detect the language on this many leading characters")
     lang_min_letters: int = opt(40, "texts with fewer letters in the sample are never language-rejected")
-    policy_file: str = opt("", "content-policy YAML (empty: scripts/content_policy.default.yaml)")
+    policy_file: str = opt("", "content-policy YAML (empty: corpus/content_policy.default.yaml)")
 
 
 def check_config(cfg: FilterConfig) -> None:

@@ -1,7 +1,7 @@
 """Write a story with a trained checkpoint: KV-cached sampling on the CPU, as long as you like.
 
 Loads only the model tensors of a checkpoint (default: the newest `training/out/*/last.safetensors`), encodes the
-prompt with the tokenizer stored in the checkpoint, and samples token by token (`training.inference`): a KV cache
+prompt with the tokenizer stored in the checkpoint, and samples token by token (`generation.inference`): a KV cache
 of block_size slots, a sliding window past the block (cost and memory per token stay flat), temperature, top-k,
 top-p, a repetition penalty over a window of recent tokens, and weight-only int8 or fp16/bf16 weights. Same seed,
 checkpoint, flags (and thread count): the same text, byte for byte.
@@ -20,7 +20,6 @@ mean ms per token over the 100 tokens ending at tokens 100, 500, 1000, 2000, 500
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from common.cli import stage_main
 from common.config import UserError, opt, read_user_file
 from common.fsio import atomic_write_bytes, dumps_json
 from common.paths import DatasetPaths
-from training.inference import LoadedModel, SampleConfig, find_checkpoint, generate_ids, load_model
+from generation.inference import LoadedModel, SampleConfig, find_checkpoint, generate_ids, load_model
 from training.train_utils import peak_rss_mb
 from training.train_utils import set_malloc_mmap_threshold
 

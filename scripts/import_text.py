@@ -15,7 +15,6 @@ one-line reason; nothing is ever modified or deleted.
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import json
 import logging
@@ -160,7 +159,7 @@ def import_file(store: RawStore, path: Path, base: Path, cfg: ImportConfig, coun
 
 def import_demo(store: RawStore, cfg: ImportConfig, counts: dict) -> None:
     """Write the seeded demo corpus with its fixed timestamp, so every fresh run names files identically."""
-    from scripts.demo_corpus import DEMO_TIME, GENERATOR_VERSION, generate_corpus
+    from demo.stories import DEMO_TIME, GENERATOR_VERSION, generate_corpus
     stories = generate_corpus(cfg.demo_stories, cfg.demo_seed)
     for story in tqdm(stories, total=cfg.demo_stories, desc="demo corpus", unit="story", disable=None):
         _, added = store.add(story.text, "demo", story.doc_id, title=story.title, method="demo_generator",

@@ -7,12 +7,12 @@ function of the id, so an item never changes split as the corpus grows and valid
 document of two or more falls in val, the run warns and leaves val empty: promoting one would make that
 document's split depend on the rest of the corpus.
 
-Output format (version `training.data.PROCESSED_VERSION`), in processed/:
+Output format (version `model.token_files.PROCESSED_VERSION`), in processed/:
 - `train.txt`, `val.txt`: UTF-8, each document's text followed directly by `<|endoftext|>` (no added newline).
   A literal `<|endoftext|>` inside a document is removed (logged and counted), so the marker only separates.
 - `train.bin`, `val.bin`: flat little-endian arrays (uint16 when vocab_size <= 65,535, else uint32), the ids of
   the matching .txt: `decode(bin) == txt`; every document is followed by id 0 (end of text). Read them with
-  `training.data.open_tokens` (np.memmap).
+  `model.token_files.open_tokens` (np.memmap).
 - `meta.json`: format and version, tokenizer (its `to_dict()`), vocab_size, dtype, per-split docs /
   chars (document characters, markers excluded) / tokens (markers included), per-source counts, val_fraction,
   split_salt, the inputs fingerprint (sha256 over item id + sha256 of each cleaned file) and output sizes.
@@ -45,7 +45,6 @@ the pending meta keeps the tokenizer so the re-run writes the same bytes). Same 
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import hashlib
 import logging
@@ -58,11 +57,11 @@ from common.config import StageFailed, UserError, config_dict, opt
 from common.fsio import read_json
 from common.ledger import write_manifest
 from common.paths import DatasetPaths
-from common.rawstore import list_items
-from scripts.prepare_io import (OUTPUT_NAMES, PENDING_META, SplitWriters, cleanup_temp_files, commit_outputs,
+from corpus.prepare_io import inputs_fingerprint, list_cleaned_items  # noqa: F401  (train_tokenizer, tests)
+from corpus.prepare_io import (OUTPUT_NAMES, PENDING_META, SplitWriters, cleanup_temp_files, commit_outputs,
                                 iter_pieces, strip_markers, tokenizer_file)
-from training.data import META_NAME, PROCESSED_FORMAT, PROCESSED_VERSION, SPLITS, token_dtype
-from training.tokenizer import EOT, TOKENIZER_TYPES, CharTokenizer, Tokenizer
+from model.token_files import META_NAME, PROCESSED_FORMAT, PROCESSED_VERSION, SPLITS, token_dtype
+from model.tokenizer import EOT, TOKENIZER_TYPES, CharTokenizer, Tokenizer
 
 STAGE = "prepare"
 log = logging.getLogger("miniature_memory.prepare")
@@ -79,11 +78,6 @@ class PrepareConfig:
                                   "a relative path is taken from the dataset folder")
 
 
-def list_cleaned_items(paths: DatasetPaths) -> list[str]:
-    """Every `*.txt` under cleaned/<source>/ as item ids (`<source>/<stem>`), in arrival order."""
-    return list_items(paths.cleaned)
-
-
 def split_score(item: str, salt: str) -> float:
     """A number in [0, 1) fixed by the item id and salt (first 8 bytes of a sha256)."""
     digest = hashlib.sha256(f"{salt}\n{item}".encode("utf-8")).digest()
@@ -93,18 +87,6 @@ def split_score(item: str, salt: str) -> float:
 def split_of(item: str, val_fraction: float, salt: str) -> str:
     """'val' or 'train' for an item: never changes as other items come and go."""
     return "val" if split_score(item, salt) < val_fraction else "train"
-
-
-def inputs_fingerprint(paths: DatasetPaths, items: list[str]) -> str:
-    """sha256 over (item id, sha256 of its cleaned file) in item order: identifies the input set."""
-    fp = hashlib.sha256()
-    for item in tqdm(items, desc="prepare: hash", unit="doc", disable=None):
-        h = hashlib.sha256()
-        with open(paths.cleaned_file(item), "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-        fp.update(f"{item}\t{h.hexdigest()}\n".encode("utf-8"))
-    return fp.hexdigest()
 
 
 def run_fingerprint(cfg: "PrepareConfig", inputs_fp: str, tok: Tokenizer | None = None) -> str:
@@ -118,7 +100,7 @@ def run_fingerprint(cfg: "PrepareConfig", inputs_fp: str, tok: Tokenizer | None 
 
 def load_fixed_tokenizer(paths: DatasetPaths, cfg: PrepareConfig) -> Tokenizer:
     """The byte tokenizer, or the BPE tokenizer from its JSON file (UserError when missing or unreadable)."""
-    from training.bpe import BPETokenizer, ByteTokenizer
+    from model.bpe import BPETokenizer, ByteTokenizer
     if cfg.tokenizer == "byte":
         return ByteTokenizer()
     path = tokenizer_file(paths, cfg.tokenizer_file)

@@ -24,8 +24,6 @@ results so far; other provider failures end the stage with one line (exit code 1
 """
 
 import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import logging
 from dataclasses import dataclass

@@ -17,8 +17,6 @@ warning when the dataset folder is read-only).
 """
 
 import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import json
 import logging
@@ -233,7 +231,7 @@ def run(cfg: StatsConfig, paths: DatasetPaths, force: bool = False) -> dict:
     try:
         write_if_changed(paths.metadata / "stats.json", text.encode("utf-8"))
         if cfg.chart:
-            from scripts.stats_chart import draw_chart
+            from corpus.stats_chart import draw_chart
             write_if_changed(paths.metadata / "stats.png", draw_chart(stats))
     except OSError as e:
         if e.errno not in READ_ONLY_ERRNOS:

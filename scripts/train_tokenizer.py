@@ -4,7 +4,7 @@ Not a pipeline stage: run it once, before prepare, when a profile names `tokeniz
 `cleaned/<source>/*.txt` in arrival order (`item_sort_key`), streaming (one document, in ~1 MiB pieces cut where
 the encoding does not change, at a time; a literal `<|endoftext|>` is left out as prepare does), and trains a
 BPE of `vocab_size` ids with the HuggingFace `tokenizers` library: the 16 special strings at ids 0..15, the 256
-byte symbols, then the learned merges (see `training/bpe.py`). The whole corpus is used (train and val
+byte symbols, then the learned merges (see `model/bpe.py`). The whole corpus is used (train and val
 documents alike): a tokenizer is a fixed vocabulary, not a model of the text.
 
 The output is the library's own JSON (loaded without pickle), written atomically. Same documents and settings
@@ -22,8 +22,6 @@ can end with fewer ids than `vocab_size` (no pair left that occurs `min_frequenc
 """
 
 import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import hashlib
 import logging
@@ -37,13 +35,13 @@ from common.config import StageFailed, UserError, config_dict, opt
 from common.fsio import atomic_write_text, read_json
 from common.ledger import write_manifest
 from common.paths import DatasetPaths
-from scripts.prepare_data import inputs_fingerprint, list_cleaned_items
-from scripts.prepare_io import iter_pieces, strip_markers, tokenizer_file
-from training.bpe import MAX_BPE_VOCAB, MIN_BPE_VOCAB, BPETokenizer, safe_chunks, train_bpe
+from corpus.prepare_io import inputs_fingerprint, list_cleaned_items
+from corpus.prepare_io import iter_pieces, strip_markers, tokenizer_file
+from model.bpe import MAX_BPE_VOCAB, MIN_BPE_VOCAB, BPETokenizer, safe_chunks, train_bpe
 
 STAGE = "tokenizer"  # config section name and manifest name; not in run.py's stage chain
 TRAIN_CHUNK = 1 << 14  # characters per text handed to the trainer (cut after newline runs: same counts)
-TRAINER_VERSION = 1  # bump when the pipeline in training/bpe.py changes: old files are then stale
+TRAINER_VERSION = 1  # bump when the pipeline in model/bpe.py changes: old files are then stale
 log = logging.getLogger("miniature_memory.tokenizer")
 
 

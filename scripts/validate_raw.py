@@ -31,7 +31,6 @@ tampered with, all outputs are still written and the stage then exits with code 
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import codecs
 import hashlib

@@ -5,7 +5,7 @@ import os
 
 from hypothesis import settings
 
-from tests.search_servers import paths, server  # noqa: F401  (fixtures shared by the search tests)
+from tests.support.search_servers import paths, server  # noqa: F401  (fixtures shared by the search tests)
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):

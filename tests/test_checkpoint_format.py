@@ -19,10 +19,10 @@ from common.config import UserError, build_config
 from common.paths import DatasetPaths
 from scripts import evaluate, generate
 from tests.test_train import cfg_of, ds  # noqa: F401  (ds: the toy dataset fixture)
-from tests.textgen import SHAKESPEARE
+from tests.support.textgen import SHAKESPEARE
 from training import train
-from training.checkpoint import LAST, load_checkpoint, read_header, read_state
-from training.inference import load_model
+from model.checkpoint import LAST, load_checkpoint, read_header, read_state
+from generation.inference import load_model
 from training.train_utils import Dist
 from training.trainer import Trainer
 

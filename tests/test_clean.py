@@ -26,11 +26,11 @@ from common.ledger import Ledger, read_kept
 from common.paths import REPO_ROOT, DatasetPaths
 from common.rawstore import RawStore, list_raw_items
 from scripts.clean_dataset import CleanConfig, build_rules, main, run
-from scripts.clean_rules import compile_rules
-from scripts.text_cleaning import (_INVISIBLE_RE, FTFY_CONFIG, SCENE_BREAK, clean_text, needs_ftfy, nfc,
+from corpus.clean_rules import compile_rules
+from corpus.text_cleaning import (_INVISIBLE_RE, FTFY_CONFIG, SCENE_BREAK, clean_text, needs_ftfy, nfc,
                                    normalize_newlines, unwrap_paragraph)
 
-from tests.textgen import SHAKESPEARE  # noqa: E402
+from tests.support.textgen import SHAKESPEARE  # noqa: E402
 WHEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
 NON_ASCII_WORDS = ["Zoë", "café", "naïve", "“quotes”", "‘single’", "—", "–", "…", "Привет", "日本語", "Ελληνικά",
                    "עברית", "العربية", "हिन्दी", "한국어", "Straße", "Ångström", "crème brûlée", "Łódź", "€5",

@@ -14,11 +14,12 @@ from collections import Counter
 import pytest
 
 from common.paths import REPO_ROOT, DatasetPaths
-from scripts import demo_vocab as V
-from scripts.demo_corpus import (ATTRIBUTES, DEMO_TIME, GENERATOR_VERSION, SCENE_BREAKS, generate_corpus,
-                                 generate_story, main, memory_probes, write_corpus_files, write_text_file)
-from scripts.demo_render import StoryWriter
-from scripts.demo_stats import jaccard, pairwise_jaccard, shingles
+from demo import vocab as V
+from demo.stories import (ATTRIBUTES, DEMO_TIME, GENERATOR_VERSION, SCENE_BREAKS, generate_corpus,
+                          generate_story, memory_probes, write_corpus_files, write_text_file)
+from scripts.demo_corpus import main
+from demo.render import StoryWriter
+from demo.stats import jaccard, pairwise_jaccard, shingles
 
 SEED = 1234
 
@@ -65,7 +66,7 @@ def test_corpus_is_lazy():
 
 def test_same_bytes_in_other_processes_whatever_the_hash_seed():
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from tests.test_demo_corpus import digest; "
-            "from scripts.demo_corpus import generate_corpus; print(digest(generate_corpus(25, 1234)))")
+            "from demo.stories import generate_corpus; print(digest(generate_corpus(25, 1234)))")
     expected = digest(generate_corpus(25, SEED))
     for hash_seed in ("0", "12345"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)

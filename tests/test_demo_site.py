@@ -1,4 +1,4 @@
-"""The built-in demo website (scraper/demo_site): a real HTTP server on 127.0.0.1, its pages, its robots.txt,
+"""The built-in demo website (demo/site): a real HTTP server on 127.0.0.1, its pages, its robots.txt,
 sitemaps and SearXNG-compatible search endpoint, and the ground truth it reports for end-to-end tests.
 
 Everything goes over real sockets to servers these tests start on 127.0.0.1 (ephemeral ports); nothing else is
@@ -26,8 +26,8 @@ from urllib.robotparser import RobotFileParser
 import pytest
 
 from common.paths import REPO_ROOT
-from scraper.demo_site import DemoSite
-from scraper.demo_site.content import MIN_STORIES
+from demo.site import DemoSite
+from demo.site.content import MIN_STORIES
 
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
@@ -360,7 +360,7 @@ def test_story_text_is_escaped_everywhere():
 
 # --- command line and a real browser ------------------------------------------------------------------------------
 def test_cli_serves_until_interrupted_and_rejects_bad_flags():
-    cmd = [sys.executable, "-m", "scraper.demo_site", "--port", "0", "--stories", str(MIN_STORIES)]
+    cmd = [sys.executable, "-m", "demo.site", "--port", "0", "--stories", str(MIN_STORIES)]
     bad = subprocess.run(cmd[:-1] + ["3"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "at least" in bad.stderr and "Traceback" not in bad.stderr
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

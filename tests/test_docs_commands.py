@@ -63,7 +63,7 @@ COMMANDS = {
     "python run.py --dry-run": Run(),
     "python scripts/import_text.py my_stories/ --source mybooks": Run(),
     "python scripts/stats.py": Run(),
-    "python -m scraper.demo_site --port 8000": Serve(),
+    "python -m demo.site --port 8000": Serve(),
     # README: training, generating, evaluating (budgets cut to a few steps)
     "python training/train.py --preset tiny --max-minutes 3": Run(["--max-iters", "2", "--eval-interval", "2",
                                                                    "--eval-iters", "1", "--batch-size", "4"]),

@@ -16,9 +16,9 @@ from common.paths import DatasetPaths
 from scripts import evaluate, prepare_data
 from scripts.evaluate import eval_windows, reference_chunks, units_of, val_loss
 from training import train
-from training.bpe import ByteTokenizer, train_bpe
-from training.checkpoint import LAST
-from training.tokenizer import EOT, CharTokenizer
+from model.bpe import ByteTokenizer, train_bpe
+from model.checkpoint import LAST
+from model.tokenizer import EOT, CharTokenizer
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 16, "batch_size": 8, "threads": 1,
         "eval_iters": 2, "eval_interval": 10, "warmup_iters": 2, "lr": 1e-2, "min_lr": 1e-3, "plot": False,
@@ -91,8 +91,8 @@ def test_val_loss_of_hand_made_models():
 
 
 def test_val_loss_does_not_depend_on_the_batch_size(trained):
-    from training.inference import find_checkpoint, load_model
-    from training.data import open_tokens
+    from generation.inference import find_checkpoint, load_model
+    from model.token_files import open_tokens
     paths, out = trained
     lm = load_model(find_checkpoint(str(out)))
     tokens = open_tokens(paths.processed, "val")
@@ -189,7 +189,7 @@ def test_report_end_to_end(trained, tmp_path, capsys):
 
 
 def report_vocab(report, out) -> int:
-    from training.checkpoint import read_state
+    from model.checkpoint import read_state
     return read_state(out / LAST)["model_config"]["vocab_size"]
 
 

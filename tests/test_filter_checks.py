@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from common.config import UserError
-from scripts.content_policy import DEFAULT_POLICY, check_policy, load_policy
+from corpus.content_policy import DEFAULT_POLICY, check_policy, load_policy
 from scripts.filter_dataset import FilterConfig
-from scripts.near_dup import (HEADER_BYTES, SignatureIndex, Signer, band_params, exact_key, normalise,
+from corpus.near_dup import (HEADER_BYTES, SignatureIndex, Signer, band_params, exact_key, normalise,
                               similarity)
-from scripts.text_heuristics import (LanguageGuesser, check_boilerplate, check_language, check_length,
+from corpus.text_heuristics import (LanguageGuesser, check_boilerplate, check_language, check_length,
                                      check_narrative, narrative_stats)
-from tests.textgen import FRENCH, GERMAN, STORY, shakespeare_chunks, synthetic_story
+from tests.support.textgen import FRENCH, GERMAN, STORY, shakespeare_chunks, synthetic_story
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -184,7 +184,7 @@ def test_normalise_and_exact_key():
 def test_signatures_deterministic_across_processes():
     text = normalise(STORY)
     here = Signer(128).sign(text).tobytes().hex()
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from scripts.near_dup import Signer, normalise; "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from corpus.near_dup import Signer, normalise; "
             "print(Signer(128).sign(normalise(sys.argv[2])).tobytes().hex())")
     other = subprocess.run([sys.executable, "-c", code, str(REPO), STORY], capture_output=True, text=True,
                            check=True, env={"PYTHONHASHSEED": "123"}).stdout.strip()

@@ -19,8 +19,8 @@ from common.ledger import Ledger, read_kept
 from common.paths import DatasetPaths
 from common.rawstore import list_raw_items, raw_name
 from scripts.filter_dataset import SIGNATURE_FILE, STAGE, FilterConfig, main, run
-from tests.textgen import FRENCH
-from tests.textgen import synthetic_story as story
+from tests.support.textgen import FRENCH
+from tests.support.textgen import synthetic_story as story
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -292,7 +292,7 @@ def test_readers_share_the_lock_and_writers_exclude_everyone(tmp_path):
 
 
 def test_alias_bomb_in_a_policy_file_is_refused(tmp_path):
-    from scripts.content_policy import load_policy
+    from corpus.content_policy import load_policy
     policy = tmp_path / "policy.yaml"
     policy.write_text(alias_bomb(use="rules: [{{name: x, groups: {top}}}]"))
     with pytest.raises(UserError, match="expands to more than"):

@@ -15,11 +15,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from common.config import UserError
-from training.checkpoint import save_checkpoint
-from training.inference import KVDecoder, SampleConfig, find_checkpoint, generate_ids, load_model
-from training.model import GPT, ModelConfig, apply_rotary, rotary_tables
-from training.quantize import Int8Linear, dequantize_weight, quantize_weight
-from training.tokenizer import CharTokenizer
+from model.checkpoint import save_checkpoint
+from generation.inference import KVDecoder, SampleConfig, find_checkpoint, generate_ids, load_model
+from model.gpt import GPT, ModelConfig, apply_rotary, rotary_tables
+from generation.quantize import Int8Linear, dequantize_weight, quantize_weight
+from model.tokenizer import CharTokenizer
 
 BLOCK = 32
 TEXT = "the cat sat on the mat. a dog ran to the sea. we go up and down.\n"
@@ -232,9 +232,9 @@ def test_low_precision_weights_stay_close_to_fp32(ckpts, dtype, tol):
 
 def test_reserved_special_tokens_are_never_sampled():
     # An untrained model spreads probability over every id, reserved placeholders included.
-    from training.model import GPT, ModelConfig
-    from training.inference import LoadedModel, SampleConfig, generate_ids
-    from training.tokenizer import CharTokenizer
+    from model.gpt import GPT, ModelConfig
+    from generation.inference import LoadedModel, SampleConfig, generate_ids
+    from model.tokenizer import CharTokenizer
     tok = CharTokenizer("ab")
     torch.manual_seed(0)
     model = GPT(ModelConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()

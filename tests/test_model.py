@@ -1,4 +1,4 @@
-"""Tests for training/model.py: shapes, causality, every option, GPT-2 layout, vocab growth, counts, memory, learning."""
+"""Tests for model/gpt.py: shapes, causality, every option, GPT-2 layout, vocab growth, counts, memory, learning."""
 
 import itertools
 import subprocess
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from common.paths import REPO_ROOT
-from training.model import GPT, ModelConfig, estimate_memory_mb, param_count
+from model.gpt import GPT, ModelConfig, estimate_memory_mb, param_count
 
 torch.set_num_threads(1)
 TINY = dict(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=16)
@@ -156,7 +156,7 @@ def test_memory_estimate_monotonic():
 
 MEASURE = """
 import os, sys, threading, time, torch
-from training.model import GPT, ModelConfig
+from model.gpt import GPT, ModelConfig
 torch.set_num_threads(1)
 PAGE = os.sysconf("SC_PAGE_SIZE")
 def rss():

@@ -17,10 +17,11 @@ import pytest
 
 from common.config import UserError
 from common.paths import REPO_ROOT, DatasetPaths
-from scripts import prepare_data, prepare_io
+from scripts import prepare_data
+from corpus import prepare_io
 from scripts.prepare_data import PrepareConfig, list_cleaned_items, run, split_of, split_score
-from training.data import load_meta, load_tokenizer, open_tokens, token_dtype
-from training.tokenizer import EOT, NUM_SPECIAL, SCENE_BREAK
+from model.token_files import load_meta, load_tokenizer, open_tokens, token_dtype
+from model.tokenizer import EOT, NUM_SPECIAL, SCENE_BREAK
 
 PREPARE_PY = str(REPO_ROOT / "scripts" / "prepare_data.py")
 WORDS = ("the a lamp river stone quiet she he ran said looked over under window morning night door "

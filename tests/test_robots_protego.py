@@ -1,9 +1,9 @@
-"""robots.txt through scraper.fetch.robots (protego underneath): every RFC 9309 case of tests/robots_cases.py."""
+"""robots.txt through scraper.fetch.robots (protego underneath): every RFC 9309 case of bench/robots_cases.py."""
 
 import pytest
 
 from scraper.fetch.robots import MAX_ROBOTS_BYTES, parse_robots, rules_for_response
-from tests.robots_cases import CASES
+from bench.robots_cases import CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])

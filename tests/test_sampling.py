@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from training.sampling import (RecentTokens, apply_repetition_penalty, apply_temperature, pick_token,
+from generation.sampling import (RecentTokens, apply_repetition_penalty, apply_temperature, pick_token,
                                top_k_filter, top_p_filter)
 
 NEG = float("-inf")

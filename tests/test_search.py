@@ -10,7 +10,7 @@ from common.fsio import read_json
 from scraper.manifest import MANIFEST_NAME, UrlManifest
 from scraper.search.base import DomainRules, http_url, read_urls_file
 from scripts import search as stage
-from tests.search_servers import Reply, json_reply
+from tests.support.search_servers import Reply, json_reply
 
 
 def cfg(**kw) -> stage.SearchConfig:

@@ -11,7 +11,7 @@ from scraper.manifest import UrlManifest
 from scraper.search.crawl import extract_links
 from scraper.search.sitemap import SitemapError, parse_sitemap
 from scripts import search as stage
-from tests.search_servers import FakeServer, Reply, html_page, xml_reply
+from tests.support.search_servers import FakeServer, Reply, html_page, xml_reply
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 

@@ -3,8 +3,8 @@ sentence length, aggregation and the edge cases (empty text, one word, non-ASCII
 
 import pytest
 
-from scripts import story_metrics as sm
-from scripts.story_metrics import Cycle
+from generation import story_metrics as sm
+from generation.story_metrics import Cycle
 
 VARIED = ("Mira found a brass key under the old oak. She carried it home through the rain, wondering which "
           "door it might open. Her brother laughed at first; then he saw the tiny map engraved on its bow. "

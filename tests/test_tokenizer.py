@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import training.tokenizer as tokenizer_module
-from training.tokenizer import (EOT, EOT_ID, NUM_SPECIAL, SCENE_BREAK, SCENE_BREAK_ID, SPECIAL_TOKENS,
+import model.tokenizer as tokenizer_module
+from model.tokenizer import (EOT, EOT_ID, NUM_SPECIAL, SCENE_BREAK, SCENE_BREAK_ID, SPECIAL_TOKENS,
                                 CharTokenizer, UnknownCharError)
 
-from tests.textgen import SHAKESPEARE  # noqa: E402
+from tests.support.textgen import SHAKESPEARE  # noqa: E402
 
 # Texts mixing ordinary characters (any Unicode but surrogates) with the special strings and pieces of them.
 fragments = st.one_of(st.text(max_size=30), st.sampled_from(SPECIAL_TOKENS),

@@ -16,17 +16,17 @@ from hypothesis import strategies as st
 
 from common.config import UserError
 from common.paths import REPO_ROOT, DatasetPaths
-from scripts import prepare_io, train_tokenizer
+from corpus import prepare_io
+from scripts import train_tokenizer
 from scripts.prepare_data import PrepareConfig
 from scripts.prepare_data import run as prepare
 from scripts.train_tokenizer import TokenizerConfig
 from scripts.train_tokenizer import run as train_run
-from training.bpe import BYTE_VOCAB, BPETokenizer, ByteTokenizer, safe_chunks, train_bpe
-from training.data import load_meta, load_tokenizer, open_tokens
-from training.tokenizer import (EOT, NUM_SPECIAL, SPECIAL_TOKENS, CharTokenizer, UnknownCharError,
-                                tokenizer_from_dict)
+from model.bpe import BYTE_VOCAB, BPETokenizer, ByteTokenizer, safe_chunks, train_bpe
+from model.token_files import load_meta, load_tokenizer, open_tokens, tokenizer_from_dict
+from model.tokenizer import EOT, NUM_SPECIAL, SPECIAL_TOKENS, CharTokenizer, UnknownCharError
 
-from tests.textgen import FRENCH, GERMAN, STORY, synthetic_story
+from tests.support.textgen import FRENCH, GERMAN, STORY, synthetic_story
 
 TRAIN_PY = str(REPO_ROOT / "scripts" / "train_tokenizer.py")
 fragments = st.one_of(st.text(max_size=30), st.sampled_from(SPECIAL_TOKENS),
@@ -153,7 +153,7 @@ def test_bpe_encoding_in_pieces_cut_after_a_newline_run_or_at_safe_cut_equals_wh
             assert bpe.encode(whole[:p]).tolist() + bpe.encode(whole[p:]).tolist() == expected
     # The batch encoder's chunking gives the same ids as one call on the whole text.
     long = whole * 50
-    from training import bpe as bpe_module
+    from model import bpe as bpe_module
     saved, bpe_module.ENCODE_CHUNK = bpe_module.ENCODE_CHUNK, 10
     try:
         chunked = bpe.encode(long).tolist()

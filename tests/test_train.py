@@ -17,8 +17,8 @@ from common.fsio import read_jsonl, write_json
 from common.paths import REPO_ROOT, DatasetPaths
 from scripts import prepare_data
 from training import train
-from training.checkpoint import LAST, load_checkpoint, read_state
-from training.model import ModelConfig, param_count
+from model.checkpoint import LAST, load_checkpoint, read_state
+from model.gpt import ModelConfig, param_count
 from training.train import TrainConfig, apply_preset, available_presets
 from training.train_loop import run_loop
 from training.train_setup import model_config

@@ -12,7 +12,7 @@ from common.config import build_config
 from common.fsio import read_jsonl
 from common.paths import REPO_ROOT, DatasetPaths
 from scripts import prepare_data
-from training.checkpoint import LAST, load_checkpoint
+from model.checkpoint import LAST, load_checkpoint
 
 WORKER = """
 import hashlib, json, sys

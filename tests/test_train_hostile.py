@@ -22,8 +22,9 @@ from common.fsio import read_jsonl
 from common.paths import REPO_ROOT
 from scripts import evaluate, generate
 from tests.test_train import TINY, cfg_of, ds  # noqa: F401  (ds: the toy dataset fixture)
-from training import checkpoint, train
-from training.checkpoint import BEST, LAST, load_checkpoint, read_state
+from model import checkpoint
+from training import train
+from model.checkpoint import BEST, LAST, load_checkpoint, read_state
 from training.trainer import Trainer
 
 NAN, INF = float("nan"), float("inf")

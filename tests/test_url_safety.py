@@ -318,7 +318,7 @@ def test_https_pinned_connection_keeps_sni_and_certificate_checks(tmp_path, loca
 def test_search_api_redirect_to_a_private_address_is_refused(local_is_public, tmp_path, server):
     """The API's own configured host is trusted; where it redirects to is checked like anything else."""
     from common.config import StageFailed
-    from tests.search_servers import Reply
+    from tests.support.search_servers import Reply
     server.routes["/search"] = Reply(302, "", "text/plain", {"Location": f"http://127.0.0.2:{server.port}/search"})
     with SecretServer(server.port) as secret:
         cfg = search_stage.SearchConfig(provider="searxng", base_url=server.url, query=["x"],

@@ -1,1 +1,1 @@
-"""Model, tokenizer and training loop (imports only `common`, never the scraper)."""
+"""One trainer: config, loop, checkpointing, DDP, runtime helpers; presets in configs/ (imports model and common)."""

@@ -1,4 +1,4 @@
-"""Train the GPT of `training/model.py` on a prepared dataset; resumes from the last checkpoint by default.
+"""Train the GPT of `model/gpt.py` on a prepared dataset; resumes from the last checkpoint by default.
 
 Random windows of `block_size + 1` tokens are drawn from the memory-mapped processed/train.bin by a seeded
 generator whose state travels in the checkpoint, so a run that is stopped (budget, Ctrl-C, kill -9) and started
@@ -10,7 +10,7 @@ turns NaN or infinite stops the run in one line without saving, keeping the last
 that cannot be written (disk full) stops it in one line too, leaving the previous one intact.
 
 Config: a flat YAML of TrainConfig keys (`training/configs/<preset>.yaml`), flags in kebab-case override it. The
-model shape is given by flat keys (n_layer, n_embd, ...: the fields of `training.model.ModelConfig`). `preset:
+model shape is given by flat keys (n_layer, n_embd, ...: the fields of `model.gpt.ModelConfig`). `preset:
 NAME` takes training/configs/NAME.yaml as the base that every other given key overrides, so a run.py profile
 can say `train: {preset: tiny, max_minutes: 3}`. `--force` changes nothing here: training always resumes
 (use `--init scratch` to start over).
@@ -31,7 +31,6 @@ bf16), else the CPU in float32. Multi-GPU / multi-node: `torchrun --nproc-per-no
 
 import sys
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # noqa: E402  (run as a script or imported)
 
 import dataclasses
 import os
@@ -40,7 +39,7 @@ from dataclasses import dataclass
 from common.cli import stage_main
 from common.config import UserError, build_config, load_yaml, opt
 from common.paths import DatasetPaths, training_out_dir
-from training.model import ModelConfig
+from model.gpt import ModelConfig
 
 STAGE = "train"
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
@@ -57,7 +56,7 @@ class TrainConfig:
     out_dir: str = opt("", "folder for checkpoints, metrics.jsonl and loss_curve.png (default: see name)")
     init: str = opt("resume", "'resume' (continue from out_dir's last checkpoint, if any) or 'scratch' "
                               "(delete it and start from random weights)")
-    # --- model shape: the fields of training.model.ModelConfig with its defaults (vocab_size comes from the data)
+    # --- model shape: the fields of model.gpt.ModelConfig with its defaults (vocab_size comes from the data)
     block_size: int = opt(M["block_size"], "context length (tokens); <= 256 in the low-RAM presets")
     n_layer: int = opt(M["n_layer"], "transformer blocks")
     n_head: int = opt(M["n_head"], "attention heads (n_embd must divide by it)")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from common.config import UserError
-from training.model import GPT, ModelConfig
+from model.gpt import GPT, ModelConfig
 
 log = logging.getLogger("miniature_memory.train")
 MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "vocab_size")

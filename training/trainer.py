@@ -16,12 +16,12 @@ import torch
 
 from common.config import UserError, config_dict
 from common.paths import DatasetPaths
-from training.checkpoint import (BEST, LAST, checkpoint_rng, link_best, load_checkpoint, model_state_dict,
+from model.checkpoint import (BEST, LAST, checkpoint_rng, link_best, load_checkpoint, model_state_dict,
                                  restore_optimizer, save_checkpoint)
-from training.checkpoint_check import (check_aliases, check_run_state, check_shapes, check_weight_count,
+from model.checkpoint_check import (check_aliases, check_run_state, check_shapes, check_weight_count,
                                        saved_model_config)
-from training.data import load_meta, open_tokens
-from training.model import estimate_memory_mb
+from model.token_files import load_meta, open_tokens
+from model.gpt import estimate_memory_mb
 from training.train_setup import (build_model, check_config, check_resume_shape, eval_starts, make_optimizer,
                                   model_config, padded_vocab, sample_windows, to_device)
 from training.train_utils import (DTYPES, Dist, autocast_dtype, check_memory,

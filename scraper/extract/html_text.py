@@ -14,6 +14,8 @@ import re
 
 from lxml import etree, html as lxml_html
 
+from common.text_format import SCENE_BREAK
+
 # Elements whose start and end are paragraph boundaries.
 BLOCK_TAGS = frozenset("""
     address article aside blockquote body caption center dd details dialog dir div dl dt fieldset figcaption
@@ -25,7 +27,6 @@ SKIP_TAGS = frozenset("""
     script style noscript template head title meta link iframe object embed svg canvas video audio source
     track map button select option textarea input img picture
 """.split())
-SCENE_BREAK = "* * *"
 _SPACE_RE = re.compile(r"[ \t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH_RE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 

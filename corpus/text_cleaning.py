@@ -40,9 +40,9 @@ import ftfy
 import ftfy.badness
 import ftfy.chardata
 
-from scripts.clean_rules import Rules, default_rules
+from common.text_format import SCENE_BREAK
+from corpus.clean_rules import Rules, default_rules
 
-SCENE_BREAK = "* * *"
 MAX_PASSES = 4  # clean_text repeats its steps until nothing changes, at most this often
 FTFY_CONFIG = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, fix_character_width=False,
                                    fix_latin_ligatures=True, fix_line_breaks=True, normalization="NFC",

@@ -10,8 +10,8 @@ import random
 import re
 from functools import lru_cache
 
-from scripts import demo_templates as T
-from scripts.demo_vocab import POOLS
+from demo import templates as T
+from demo.vocab import POOLS
 
 # Raw scene-break lines, drawn per break: mostly `* * *`, sometimes other markers clean normalises to `* * *`.
 SCENE_BREAKS = ("* * *",) * 5 + ("***", "***", "###", "~~~")

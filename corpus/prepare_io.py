@@ -7,17 +7,20 @@ or ids. See the prepare_data docstring for the output format and the crash-safet
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from tqdm import tqdm
 
 from common.config import StageFailed
 from common.fsio import fsync_dir, write_json
 from common.paths import DatasetPaths
-from training.data import META_NAME, SPLITS, bin_name, token_dtype, txt_name
-from training.tokenizer import EOT, EOT_ID, Tokenizer
+from common.rawstore import list_items
+from model.token_files import META_NAME, SPLITS, bin_name, token_dtype, txt_name
+from model.tokenizer import EOT, EOT_ID, Tokenizer
 
 OUTPUT_NAMES = tuple(txt_name(s) for s in SPLITS) + tuple(bin_name(s) for s in SPLITS)
 BPE_FILE_NAME = "bpe_tokenizer.json"  # default place of the BPE tokenizer, under metadata/
@@ -156,3 +159,20 @@ def commit_outputs(processed: Path, meta: dict) -> None:
     fsync_dir(processed)
     os.replace(pending, processed / META_NAME)
     fsync_dir(processed)
+
+
+def list_cleaned_items(paths: DatasetPaths) -> list[str]:
+    """Every `*.txt` under cleaned/<source>/ as item ids (`<source>/<stem>`), in arrival order."""
+    return list_items(paths.cleaned)
+
+
+def inputs_fingerprint(paths: DatasetPaths, items: list[str]) -> str:
+    """sha256 over (item id, sha256 of its cleaned file) in item order: identifies the input set."""
+    fp = hashlib.sha256()
+    for item in tqdm(items, desc="prepare: hash", unit="doc", disable=None):
+        h = hashlib.sha256()
+        with open(paths.cleaned_file(item), "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+        fp.update(f"{item}\t{h.hexdigest()}\n".encode("utf-8"))
+    return fp.hexdigest()

@@ -17,8 +17,8 @@ drops them (for user prompts at generation time). Special strings never contain 
 may be encoded in pieces cut after any newline (or at `safe_cut`) with the same result as encoding it whole.
 
 Three tokenizers share one interface (`Tokenizer` below) and the same 16 specials at ids 0..15: this char
-tokenizer (grows), `training.bpe.ByteTokenizer` (256 byte ids, fixed) and `training.bpe.BPETokenizer` (trained by
-`scripts/train_tokenizer.py`, fixed). `tokenizer_from_dict` rebuilds any of them from its `to_dict()`.
+tokenizer (grows), `model.bpe.ByteTokenizer` (256 byte ids, fixed) and `model.bpe.BPETokenizer` (trained by
+`scripts/train_tokenizer.py`, fixed). `model.token_files.tokenizer_from_dict` rebuilds any of them from its `to_dict()`.
 """
 
 from __future__ import annotations
@@ -29,18 +29,12 @@ from typing import Iterable, Protocol
 
 import numpy as np
 
+from common.text_format import (EOT, EOT_ID, NUM_SPECIAL, SCENE_BREAK,  # noqa: F401  (re-exported)
+                                SCENE_BREAK_ID, SPECIAL_TOKENS)
+
 TOKENIZER_TYPE = "char"
 TOKENIZER_VERSION = 1
-NUM_SPECIAL = 16  # ids reserved for special strings; characters start here
-EOT = "<|endoftext|>"
-SCENE_BREAK = "* * *"
-SPECIAL_TOKENS: tuple[str, ...] = (
-    EOT, SCENE_BREAK, "<|summary|>", "<|/summary|>", "<SCENE>", "<POV>", "<TONE>",
-    *(f"<|reserved_{i}|>" for i in range(7, NUM_SPECIAL)),
-)
-EOT_ID = 0
 ENCODE_BLOCK = 1 << 18  # code points looked up per numpy call (keeps temporaries in the CPU cache)
-SCENE_BREAK_ID = 1
 TOKENIZER_TYPES = ("char", "byte", "bpe")  # the "type" field of to_dict(); also PrepareConfig.tokenizer
 
 
@@ -282,7 +276,7 @@ class CharTokenizer:
 
 # ---------------------------------------------------------------------- the common interface
 class Tokenizer(Protocol):
-    """What every tokenizer offers (CharTokenizer, training.bpe.ByteTokenizer, training.bpe.BPETokenizer)."""
+    """What every tokenizer offers (CharTokenizer, model.bpe.ByteTokenizer, model.bpe.BPETokenizer)."""
 
     specials: tuple[str, ...]  # the 16 special strings, id i = specials[i]
     grows: bool  # whether add_chars can add ids (char only)
@@ -306,14 +300,3 @@ def description_fingerprint(d: dict) -> str:
     """Short stable hash of a tokenizer description (its to_dict() without the fingerprint itself)."""
     blob = json.dumps({k: v for k, v in d.items() if k != "fingerprint"}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
-
-
-def tokenizer_from_dict(d: dict) -> Tokenizer:
-    """Rebuild a tokenizer of any type from its `to_dict()`; ValueError when it cannot be read."""
-    kind = d.get("type") if isinstance(d, dict) else None
-    if kind == "char":
-        return CharTokenizer.from_dict(d)
-    if kind in ("byte", "bpe"):
-        from training.bpe import BPETokenizer, ByteTokenizer  # BPE needs the `tokenizers` library: load on use
-        return (ByteTokenizer if kind == "byte" else BPETokenizer).from_dict(d)
-    raise ValueError(f"unknown tokenizer type {kind!r} (known: {', '.join(TOKENIZER_TYPES)})")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 
-from scraper.demo_site import texts as W
-from scraper.demo_site.content import Page
-from scraper.demo_site.pages import esc, paragraph_html, pretty_date
+from demo.site import texts as W
+from demo.site.content import Page
+from demo.site.pages import esc, paragraph_html, pretty_date
 
 # Builds header, article and footer from {title, author, published, paragraphs}. Plain ES5, no libraries.
 RENDER_JS = """

@@ -1,7 +1,7 @@
 """Byte-level tokenizers that never grow: plain bytes (`ByteTokenizer`) and byte-level BPE (`BPETokenizer`).
 
-Both keep the char tokenizer's 16 special strings at ids 0..15 (`training.tokenizer.SPECIAL_TOKENS`, each one id
-wherever it appears) and offer the same interface (`training.tokenizer.Tokenizer`).
+Both keep the char tokenizer's 16 special strings at ids 0..15 (`model.tokenizer.SPECIAL_TOKENS`, each one id
+wherever it appears) and offer the same interface (`model.tokenizer.Tokenizer`).
 
 ByteTokenizer: id 16 + b for every byte b of the UTF-8 text: 272 ids, whatever the data. Decoding replaces
 invalid UTF-8 (a model can emit any byte sequence) with U+FFFD, deterministically.
@@ -26,7 +26,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from training.tokenizer import (EOT_ID, NUM_SPECIAL, SPECIAL_TOKENS, UnknownCharError, _check_specials,
+from model.tokenizer import (EOT_ID, NUM_SPECIAL, SPECIAL_TOKENS, UnknownCharError, _check_specials,
                                 description_fingerprint)
 
 BYTE_VERSION = 1

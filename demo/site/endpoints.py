@@ -17,7 +17,7 @@ import unicodedata
 from html import escape
 from urllib.parse import urlsplit
 
-from scraper.demo_site.content import Page, SitePlan
+from demo.site.content import Page, SitePlan
 
 PAGE_SIZE = 10  # results per page, like SearXNG's default
 DISALLOWED = "/private/"

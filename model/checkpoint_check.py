@@ -5,7 +5,7 @@ from it, its `model_config` must be a valid `ModelConfig` (whole numbers where t
 dividing n_embd, a bounded block_size) and must describe exactly as many weights as the file holds (read from the
 safetensors header, so a tampered vocab_size or width never turns into a giant allocation). After the model is
 built, every stored tensor must have the shape of the model's tensor of that name. Every failure is a one-line
-UserError naming the file; resume (training/trainer.py), generate and evaluate (training/inference.py) share them.
+UserError naming the file; resume (training/trainer.py), generate and evaluate (generation/inference.py) share them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from common.config import UserError
-from training.model import ModelConfig, param_count
+from model.gpt import ModelConfig, param_count
 
 MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from scraper.demo_site import texts as W
+from demo.site import texts as W
 
 MIN_STORIES = 16  # the fixed roles use positions up to 13, and duplicates are listed up to 8 positions later
 FIXED_ROLES = {1: "slow", 2: "flaky", 3: "js_inline", 4: "js_api", 6: "print_dup", 7: "near_dup", 8: "private",

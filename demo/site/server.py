@@ -9,7 +9,7 @@ Routes (GET and HEAD; everything is generated in memory, nothing is read from th
     /, /stories/, /about/, every story page       HTML, `text/html; charset=utf-8`
     /stories/<slug>  (no trailing slash)          301 to /stories/<slug>/
     /api/story/<slug>.json                         the story JSON a JavaScript page fetches
-    /searx/search?q=..&format=json&pageno=N        SearXNG-shaped results (scraper/demo_site/endpoints.py)
+    /searx/search?q=..&format=json&pageno=N        SearXNG-shaped results (demo/site/endpoints.py)
     /robots.txt, /sitemap_index.xml, /sitemap.xml, /page-sitemap.xml
     /static/site.css, /static/illustrations/<slug>.svg
     anything else                                  404 HTML page
@@ -18,7 +18,7 @@ answers 500 to its first `flaky_failures` requests on this server instance, then
 (`requested_paths()`), so tests can check that a robots-disallowed page was never requested.
 
 Stories come from `story_provider(n, seed)`, by default the project's demo story generator
-`scripts.demo_corpus.generate_corpus`, imported lazily inside `default_story_provider`: the one place where
+`demo.stories.generate_corpus`, imported lazily inside `default_story_provider`: the one place where
 scraper/ reaches into scripts/, because the demo site exists to serve those very stories. Pass another provider
 (any callable returning objects with .title, .text and .doc_id) to serve other stories.
 """
@@ -31,10 +31,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from scraper.demo_site import endpoints as E
-from scraper.demo_site import pages as P
-from scraper.demo_site import shells as S
-from scraper.demo_site.content import SitePlan, build_plan
+from demo.site import endpoints as E
+from demo.site import pages as P
+from demo.site import shells as S
+from demo.site.content import SitePlan, build_plan
 
 HOST = "127.0.0.1"  # never any other interface
 HTML = "text/html; charset=utf-8"
@@ -54,7 +54,7 @@ class Response(NamedTuple):
 
 def default_story_provider(n: int, seed: int) -> Iterable[Any]:
     """The project's demo stories (lazy import: scraper/ otherwise never imports scripts/)."""
-    from scripts.demo_corpus import generate_corpus
+    from demo.stories import generate_corpus
     return generate_corpus(n, seed)
 
 

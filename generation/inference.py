@@ -2,9 +2,9 @@
 
 Loading reads only the `model/` tensors of a checkpoint (never the optimizer state; never unpickles; memory-mapped,
 so fp32 weights cost no copy), builds the GPT without its random init and assigns them, then either lays the
-linear weights out transposed for batch-1 decoding (fp32, bf16, fp16: `training.quantize`) or replaces every
+linear weights out transposed for batch-1 decoding (fp32, bf16, fp16: `generation.quantize`) or replaces every
 linear layer by weight-only int8. The stored model config is validated and matched against the file's tensors
-(`training.checkpoint_check`) before the model is built, so a damaged or edited state is a one-line error.
+(`model.checkpoint_check`) before the model is built, so a damaged or edited state is a one-line error.
 
 Generation (`generate_ids`) runs the GPT's own submodules one new token at a time against a preallocated KV cache
 of exactly `block_size` slots per layer ([L, 1, H, block_size, D] for keys and as much for values), so memory
@@ -39,12 +39,13 @@ import torch.nn.functional as F
 
 from common.config import UserError
 from common.paths import training_out_dir
-from training.checkpoint import LAST, iter_model_tensors, model_tensor_shapes, read_state
-from training.checkpoint_check import check_aliases, check_shapes, check_weight_count, saved_model_config
-from training.model import GPT, ModelConfig, apply_rotary
-from training.quantize import DTYPES, Int8Linear, TransposedLinear
-from training.sampling import RecentTokens, pick_token
-from training.tokenizer import Tokenizer, tokenizer_from_dict
+from model.checkpoint import LAST, iter_model_tensors, model_tensor_shapes, read_state
+from model.checkpoint_check import check_aliases, check_shapes, check_weight_count, saved_model_config
+from model.gpt import GPT, ModelConfig, apply_rotary
+from generation.quantize import DTYPES, Int8Linear, TransposedLinear
+from generation.sampling import RecentTokens, pick_token
+from model.token_files import tokenizer_from_dict
+from model.tokenizer import Tokenizer
 
 ROPE_CHUNK = 256  # rotary cos/sin rows computed at a time for the growing query positions
 
@@ -61,7 +62,7 @@ class SampleConfig:
 
 @dataclass
 class LoadedModel:
-    model: GPT                        # eval mode, on `device` (linear layers may be int8: training.quantize)
+    model: GPT                        # eval mode, on `device` (linear layers may be int8: generation.quantize)
     tokenizer: Tokenizer              # from the checkpoint's state (the tokenizer travels inside the checkpoint)
     state: dict                       # the checkpoint's JSON state (step, config, model_config, ...)
     path: Path
@@ -101,7 +102,7 @@ def load_model(path: Path, dtype: str = "fp32", device: str = "cpu") -> LoadedMo
         raise UserError("device cuda asked for, but no CUDA GPU is available")
     path = Path(path)
     st = read_state(path)
-    # The state is checked against the file's tensors before the model is built (see training.checkpoint_check).
+    # The state is checked against the file's tensors before the model is built (see model.checkpoint_check).
     shapes = model_tensor_shapes(path)
     mcfg = saved_model_config(st, path, dropout=0.0, grad_checkpoint=False)
     aliases = check_aliases(st, set(shapes), path)
@@ -177,7 +178,7 @@ def _skip_init() -> Iterator[None]:
 
 def _rope_rows(cfg: ModelConfig, start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotary cos / signed-sin rows [n, D] for positions start..start+n-1 (float64 angles, then float32), the
-    same values as `training.model.rotary_tables` for positions inside the block."""
+    same values as `model.gpt.rotary_tables` for positions inside the block."""
     D = cfg.head_dim
     inv_freq = 1.0 / (cfg.rope_base ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
     angles = torch.outer(torch.arange(start, start + n, dtype=torch.float64), inv_freq)

@@ -5,7 +5,7 @@ index, the about page and the 404 page.
 
 Pages are pure functions of (page, plan, seed): every link is root-relative, so the same seed gives the same
 bytes whatever port the server listens on. Every piece of text goes through `esc` (html.escape). The JavaScript
-shells and the print copies live in scraper/demo_site/shells.py.
+shells and the print copies live in demo/site/shells.py.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import random
 from datetime import date
 from html import escape
 
-from scraper.demo_site import texts as W
-from scraper.demo_site.content import Page, SitePlan
+from demo.site import texts as W
+from demo.site.content import Page, SitePlan
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")

@@ -14,7 +14,7 @@ import numpy as np
 
 from common.config import UserError
 from common.fsio import read_json
-from training.tokenizer import Tokenizer, tokenizer_from_dict
+from model.tokenizer import TOKENIZER_TYPES, CharTokenizer, Tokenizer
 
 PROCESSED_FORMAT = "miniature-memory/processed"
 PROCESSED_VERSION = 1
@@ -51,6 +51,17 @@ def load_meta(processed_dir: str | Path) -> dict:
         raise UserError(f"{path} has format version {meta.get('version')!r}, this code reads "
                         f"{PROCESSED_VERSION}: re-run the prepare stage")
     return meta
+
+
+def tokenizer_from_dict(d: dict) -> Tokenizer:
+    """Rebuild a tokenizer of any type from its `to_dict()`; ValueError when it cannot be read."""
+    kind = d.get("type") if isinstance(d, dict) else None
+    if kind == "char":
+        return CharTokenizer.from_dict(d)
+    if kind in ("byte", "bpe"):
+        from model.bpe import BPETokenizer, ByteTokenizer  # BPE needs the `tokenizers` library: load on use
+        return (ByteTokenizer if kind == "byte" else BPETokenizer).from_dict(d)
+    raise ValueError(f"unknown tokenizer type {kind!r} (known: {', '.join(TOKENIZER_TYPES)})")
 
 
 def load_tokenizer(processed_dir: str | Path, meta: dict | None = None) -> Tokenizer:

@@ -3,7 +3,7 @@
 Slots: `{name} {he} {him} {his} {kid}` and the facts `{town} {pet} {petname} {colour} {object}` of the sentence's
 main character; the same with a `2` suffix for a second character; `{all}` (every main character), scene slots
 (`{place} {side} {side_role} {food}`), the quest's slots (`{aim} {item} {where} {done} {task}`, see
-demo_vocab.QUESTS), and any pool name of scripts/demo_vocab.py (a fresh draw each time, rarely the same twice
+demo_vocab.QUESTS), and any pool name of demo/vocab.py (a fresh draw each time, rarely the same twice
 in a story). Dialogue is written with curly quotes and straight apostrophes; the generator turns them into
 one consistent style per story (one character for one, so offsets stay the same).
 Rules the tests rely on: a sentence never starts with a lowercase fact slot (capitalising it would change the

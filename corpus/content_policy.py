@@ -31,7 +31,7 @@ import yaml
 
 from common.config import UserError, read_user_file
 from common.safe_yaml import parse_yaml
-from scripts.text_heuristics import KEEP, Verdict
+from corpus.text_heuristics import KEEP, Verdict
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "content_policy.default.yaml"
 RULE_KEYS = {"name", "description", "window", "groups"}

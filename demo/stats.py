@@ -9,7 +9,7 @@ import itertools
 import time
 import zlib
 
-from scripts.demo_corpus import generate_corpus, memory_probes
+from demo.stories import generate_corpus, memory_probes
 
 
 def shingles(text: str, k: int = 5) -> set[int]:

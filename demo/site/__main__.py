@@ -2,26 +2,24 @@
 
 **Reads:** nothing.  **Writes:** stdout (the addresses).
 **Usage:**
-    python -m scraper.demo_site --port 8000
-    python -m scraper.demo_site --stories 60 --seed 7 --slow-seconds 0
-    python -m scraper.demo_site --expected          # print the ground truth as JSON and exit
+    python -m demo.site --port 8000
+    python -m demo.site --stories 60 --seed 7 --slow-seconds 0
+    python -m demo.site --expected          # print the ground truth as JSON and exit
 """
 
 import sys
-from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # noqa: E402  (run from any folder)
 
 import argparse
 import json
 import threading
 
-from scraper.demo_site.content import MIN_STORIES
-from scraper.demo_site.server import DemoSite
+from demo.site.content import MIN_STORIES
+from demo.site.server import DemoSite
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line flags."""
-    p = argparse.ArgumentParser(prog="python -m scraper.demo_site", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m demo.site", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port; default 8000)")
     p.add_argument("--stories", type=int, default=40, help=f"number of demo stories (at least {MIN_STORIES})")
