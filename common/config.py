@@ -21,7 +21,7 @@ import yaml
 
 from common.safe_yaml import YAML_MAX_DEPTH, TooLarge, parse_yaml
 
-# Stage names in pipeline order; run.py flags, profiles and later issues use exactly these.
+# Stage names in pipeline order; run.py flags and profiles use exactly these.
 STAGES = ("import", "search", "fetch", "extract", "validate", "filter", "clean", "prepare",
           "train", "generate", "evaluate")
 # Top-level profile keys that are not pipeline stages: prose, the stage list, tool sections (stats report, BPE

@@ -1,4 +1,4 @@
-"""The built-in demo website (issue 3): a small story site plus a SearXNG-compatible search endpoint on
+"""The built-in demo website: a small story site plus a SearXNG-compatible search endpoint on
 127.0.0.1, which the default `python run.py` profile searches, fetches and extracts, offline.
 
     from demo.site import DemoSite

@@ -1,1 +1,1 @@
-"""Web acquisition (issue 3): extract."""
+"""Web acquisition: extract."""

@@ -1,4 +1,4 @@
-"""Web acquisition (issue 3): fetch — URLs from the manifest in, gzipped HTML snapshots and manifest events out.
+"""Web acquisition: fetch — URLs from the manifest in, gzipped HTML snapshots and manifest events out.
 
 Modules, from the bottom up:
 - errors: FetchRejected (reason code) / FetchFailed (retried on later runs) / StoryPaused; which are temporary.

@@ -7,7 +7,7 @@ by the caller's fetch function (up to 5 hops, each one safety-checked). At most 
 Matching is protego's: the group whose user-agent is our product token (case-insensitive), else `*`; `*`
 wildcards and the `$` anchor; the longest match wins and `allow` wins a tie; `/robots.txt` is always allowed;
 Crawl-delay. We strip a UTF-8 byte-order mark first (protego would read the first line as junk). protego
-replaced a hand-written parser in issue 10: on the RFC cases of bench/robots_cases.py both scored 26/27 (both
+replaced our earlier hand-written parser: on the RFC cases of bench/robots_cases.py both scored 26/27 (both
 missed the BOM), protego is about 6x faster on a 900 KiB file, and it is maintained; `bench/robots_parsers.py`
 keeps the comparison (with urllib.robotparser, 15/27: first match instead of longest, no wildcards).
 """

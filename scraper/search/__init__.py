@@ -1,4 +1,4 @@
-"""Web acquisition (issue 3): search -- discover story URLs and record them in the URL manifest.
+"""Web acquisition: search -- discover story URLs and record them in the URL manifest.
 
 Modules: `base` (provider interface, errors, domain rules, the recorder that writes `metadata/urls.jsonl`),
 `apis` (searxng, brave, google JSON APIs), `sitemap`, `crawl`, `net` (safe size-limited HTTP, robots.txt),
