@@ -2,7 +2,7 @@
 
 1. **fixtures (in-sample: pages and rules written together)**: tests/fixtures/extract, hand-written story-site
    pages whose ground truth was written with the post-filter rules, so their figures flatter the rules. Token
-   precision/recall/F1 (macro and micro, see scraper/extract/scoring.py), pages/s, the reason given to every
+   precision/recall/F1 (macro and micro, see bench/extract_scoring.py), pages/s, the reason given to every
    no-story page, the ablation (F1 with each post-filter rule switched off) and the worst pages.
 2. **real-pages (held out)**: `../shared/data/real-pages` (181 real news and blog pages, scrapinghub's
    article-extraction benchmark, MIT), scored by the benchmark's own evaluate.py (4-word shingles; F1, precision,
@@ -23,20 +23,19 @@ tools (`.venv/bin/pip install trafilatura html-text`); a missing one is reported
     .venv/bin/python bench/extract.py --real-ablation      # which rules pay on the held-out pages too
 """
 
-import sys
-from pathlib import Path
-
 import argparse
 import json
+import sys
 import time
 from collections import Counter
 from importlib import metadata
+from pathlib import Path
 
 from bench.conditions import format_conditions, measure_conditions
+from bench.extract_scoring import (FIXTURES_DIR, REAL_PAGES_DIR, load_fixtures, load_real_pages, overlap, prf,
+                                   real_pages_present, score_extractor, score_real_pages)
 from scraper.extract.postfilters import DEFAULT_RULES, RULE_NAMES
 from scraper.extract.readable import EXTRACTOR_NAME, EXTRACTOR_VERSION, extract_story
-from scraper.extract.scoring import (FIXTURES_DIR, REAL_PAGES_DIR, load_fixtures, load_real_pages,
-                                     real_pages_present, score_extractor, score_real_pages)
 
 FIXTURES_LABEL = "fixtures (in-sample: pages and rules written together)"
 REAL_LABEL = "real-pages (held out)"
@@ -223,8 +222,7 @@ def real_pages_report(folder: Path, n_bootstrap: int, show_pages: bool, ablation
 
 
 def per_page_f1(truth: str, text: str) -> float:
-    """Token F1 of one page (scoring.py's measure), for the per-page listing only."""
-    from scraper.extract.scoring import overlap, prf
+    """Token F1 of one page (extract_scoring.py's measure), for the per-page listing only."""
     return prf(*overlap(text, truth))[2]
 
 

@@ -75,7 +75,7 @@ from common.fsio import read_jsonl
 from common.paths import REPO_ROOT, SHARED_DATA_DIR
 from model.token_files import PROCESSED_FORMAT, PROCESSED_VERSION, token_dtype
 from model.tokenizer import CharTokenizer
-from training.train_utils import autocast_dtype
+from training.runtime import autocast_dtype
 
 TEXT = SHARED_DATA_DIR / "tinyshakespeare.txt"
 RECIPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12)  # nanoGPT's README CPU recipe

@@ -44,20 +44,11 @@ from model.checkpoint_check import check_aliases, check_shapes, check_weight_cou
 from model.gpt import GPT, ModelConfig, apply_rotary
 from generation.quantize import DTYPES, Int8Linear, TransposedLinear
 from generation.sampling import RecentTokens, pick_token
+from generation.sampling_config import SampleConfig
 from model.token_files import tokenizer_from_dict
 from model.tokenizer import Tokenizer
 
 ROPE_CHUNK = 256  # rotary cos/sin rows computed at a time for the growing query positions
-
-
-@dataclass
-class SampleConfig:
-    temperature: float = 0.8          # 0 = greedy
-    top_k: int = 0                    # 0 = off
-    top_p: float = 1.0                # 1.0 = off (nucleus)
-    repetition_penalty: float = 1.0   # 1.0 = off; >1 divides positive / multiplies negative logits of recent tokens
-    repetition_window: int = 256      # how many recent tokens the penalty looks at
-    stop_at_eot: bool = True          # stop at <|endoftext|> (id 0), not emitted
 
 
 @dataclass

@@ -21,13 +21,12 @@ A second run with the same checkpoint (by content hash), dataset and settings do
     python scripts/evaluate.py --dtype int8 --report-dir /tmp/eval-int8
 """
 
-import sys
-from pathlib import Path
-
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +36,8 @@ from common.fsio import atomic_write_text, read_json, sha256_file, write_json
 from common.paths import DatasetPaths
 from common.text_format import EOT
 from generation import story_metrics
-from generation.val_loss import eval_windows, units_of, val_loss  # noqa: F401  (eval_windows: tests use it here)
+from generation.sampling_config import SamplingConfig
+from generation.val_loss import units_of, val_loss
 
 STAGE = "evaluate"
 REPORT_FORMAT, REPORT_VERSION = "miniature-memory/eval-report", 1
@@ -46,20 +46,14 @@ READ_SLACK = 4096  # extra bytes read around a held-out chunk (to start it at a 
 
 
 @dataclass
-class EvaluateConfig:
-    checkpoint: str = opt("", "checkpoint file or run folder (default: the newest training/out/*/last.safetensors)")
-    num_samples: int = opt(8, "stories generated and scored (seeds seed .. seed + num_samples - 1)")
+class EvaluateConfig(SamplingConfig):
+    """The shared sampling settings (checkpoint, max_new_tokens, temperature, top_k, top_p, repetition_penalty,
+    repetition_window, seed, dtype, device: generation.sampling_config), then evaluate's own."""
+
     max_new_tokens: int = opt(300, "length of each generated story (tokens)")
-    seed: int = opt(1337, "seed of the first sample")
-    temperature: float = opt(0.8, "sampling temperature (0 = greedy)")
-    top_k: int = opt(0, "sample among the k likeliest tokens only (0 = off)")
-    top_p: float = opt(0.95, "nucleus sampling: smallest set of tokens with this much probability (1 = off)")
-    repetition_penalty: float = opt(1.1, "penalty on recently generated tokens (1 = off), as in generate")
-    repetition_window: int = opt(256, "how many recent tokens the repetition penalty looks at")
+    num_samples: int = opt(8, "stories generated and scored (seeds seed .. seed + num_samples - 1)")
     max_eval_tokens: int = opt(100_000, "most val.bin tokens whose loss is measured (0 = all)")
     batch_size: int = opt(8, "windows of block_size tokens per forward pass when measuring val loss")
-    dtype: str = opt("fp32", "weights: fp32 | bf16 | fp16 | int8")
-    device: str = opt("cpu", "torch device (cpu, cuda, mps)")
     report_dir: str = opt("", "where report.json and report.md go (default: <checkpoint folder>/eval/)")
 
 
@@ -138,9 +132,8 @@ def check_tokens(lm, ds_tokenizer, tokens: np.ndarray, vocab: int, ckpt: Path, p
 
 def generate_samples(lm, cfg: EvaluateConfig) -> tuple[list[dict], float]:
     """Generated samples ({seed, tokens, text}) and the seconds it took."""
-    from generation.inference import SampleConfig, generate_ids
-    sample = SampleConfig(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
-                          repetition_penalty=cfg.repetition_penalty, repetition_window=cfg.repetition_window)
+    from generation.inference import generate_ids
+    sample = cfg.sample_config()
     eot = lm.tokenizer.eot_id
     samples, start = [], time.perf_counter()
     for i in range(cfg.num_samples):
@@ -160,12 +153,10 @@ def report_counts(report: dict) -> dict:
 
 
 def check_config(cfg: EvaluateConfig) -> None:
-    """UserError for settings that cannot work (negative counts, unknown dtype)."""
+    """UserError for settings that cannot work (negative counts, out-of-range sampling, unknown dtype)."""
     if cfg.num_samples < 0 or cfg.max_new_tokens < 1 or cfg.batch_size < 1 or cfg.max_eval_tokens < 0:
         raise UserError("num_samples must be >= 0, max_new_tokens and batch_size >= 1, max_eval_tokens >= 0")
-    from generation.quantize import DTYPES
-    if cfg.dtype not in DTYPES:
-        raise UserError(f"dtype must be one of {', '.join(DTYPES)} (got {cfg.dtype!r})")
+    cfg.sample_config()
 
 
 def run(cfg: EvaluateConfig, paths: DatasetPaths, force: bool = False) -> dict:

@@ -19,10 +19,9 @@ mean ms per token over the 100 tokens ending at tokens 100, 500, 1000, 2000, 500
 """
 
 import sys
-from pathlib import Path
-
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -30,9 +29,10 @@ from common.cli import stage_main
 from common.config import UserError, opt, read_user_file
 from common.fsio import atomic_write_bytes, dumps_json
 from common.paths import DatasetPaths
-from generation.inference import LoadedModel, SampleConfig, find_checkpoint, generate_ids, load_model
-from training.train_utils import peak_rss_mb
-from training.train_utils import set_malloc_mmap_threshold
+from generation.inference import LoadedModel, find_checkpoint, generate_ids, load_model
+from generation.sampling_config import SamplingConfig
+from training.runtime import peak_rss_mb
+from training.runtime import set_malloc_mmap_threshold
 
 STAGE = "generate"
 STAT_POSITIONS = (100, 500, 1000, 2000, 5000, 10000)  # per-token timings reported at these token counts
@@ -41,41 +41,21 @@ SEPARATOR = "\n" + "-" * 15 + "\n"
 
 
 @dataclass
-class GenerateConfig:
-    checkpoint: str = opt("", "checkpoint file, its folder or a run name under training/out/ "
-                              "(default: the newest training/out/*/last.safetensors)")
+class GenerateConfig(SamplingConfig):
+    """The shared sampling settings (checkpoint, max_new_tokens, temperature, top_k, top_p, repetition_penalty,
+    repetition_window, seed, dtype, device: generation.sampling_config), then generate's own."""
+
     prompt: str = opt("", "text the story starts with (default: a fresh document)")
     prompt_file: str = opt("", "read the prompt from this UTF-8 file instead")
-    max_new_tokens: int = opt(500, "tokens to generate per sample (no limit at block_size)")
-    temperature: float = opt(0.8, "sampling temperature (0 = greedy)")
-    top_k: int = opt(0, "sample among the k most likely tokens only (0 = off)")
-    top_p: float = opt(0.95, "nucleus sampling: the smallest set of tokens holding this probability (1 = off)")
-    repetition_penalty: float = opt(1.1, "divide the logits of recently used tokens by this (1 = off)")
-    repetition_window: int = opt(256, "how many recent tokens the repetition penalty looks at")
     pinned: int = opt(0, "keep the first N prompt tokens in view past the block (e.g. a title or summary)")
-    seed: int = opt(1337, "random seed (sample i uses seed + i)")
     num_samples: int = opt(1, "how many samples to write")
     stop_at_eot: bool = opt(True, "stop a sample at <|endoftext|>")
     stream: bool = opt(False, "print tokens as they are generated")
-    dtype: str = opt("fp32", "weights: fp32, bf16, fp16 or int8 (weight-only, per-channel scales)")
-    device: str = opt("cpu", "cpu, cuda or cuda:N")
     threads: int = opt(1, "CPU threads for torch while generating (0 = torch's default: all cores). One token at a "
                           "time is too little work to share: 1 thread measured 173 tokens/s against 75 with 2 "
                           "on the small preset's model")
     out_file: str = opt("", "also write the text to this file")
     stats_json: str = opt("", "write tokens, tokens/s, peak RSS and per-token timings to this JSON file")
-
-
-def sample_config(cfg: GenerateConfig) -> SampleConfig:
-    """The sampling settings of a GenerateConfig; UserError on out-of-range values."""
-    if cfg.temperature < 0:
-        raise UserError(f"temperature must be >= 0 (got {cfg.temperature})")
-    if not 0 < cfg.top_p <= 1:
-        raise UserError(f"top_p must be in (0, 1] (got {cfg.top_p})")
-    if cfg.repetition_penalty <= 0 or cfg.top_k < 0 or cfg.repetition_window < 0:
-        raise UserError("repetition_penalty must be > 0; top_k and repetition_window >= 0")
-    return SampleConfig(cfg.temperature, cfg.top_k, cfg.top_p, cfg.repetition_penalty, cfg.repetition_window,
-                        cfg.stop_at_eot)
 
 
 def read_prompt(cfg: GenerateConfig) -> str:
@@ -115,9 +95,9 @@ def generate_sample(lm: LoadedModel, prompt_ids: list[int], cfg: GenerateConfig,
     `timings` gets {position: mean ms per token over the STAT_SPAN tokens ending there}."""
     marks: dict[int, float] = {}  # filled below; position 0 = the start
     pieces, ids = Pieces(lm.tokenizer), []
+    sample = cfg.sample_config(cfg.stop_at_eot)
     start = marks[0] = time.perf_counter()
-    for n, tok in enumerate(generate_ids(lm, prompt_ids, cfg.max_new_tokens, sample_config(cfg), seed,
-                                         cfg.pinned), 1):
+    for n, tok in enumerate(generate_ids(lm, prompt_ids, cfg.max_new_tokens, sample, seed, cfg.pinned), 1):
         ids.append(tok)
         if n in STAT_POSITIONS or n + STAT_SPAN in STAT_POSITIONS:
             marks[n] = time.perf_counter()
@@ -137,7 +117,7 @@ def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
     """Generate cfg.num_samples samples to stdout; returns counts (samples, tokens, tokens_per_s, peak_rss_mb)."""
     if cfg.max_new_tokens < 0 or cfg.num_samples < 1:
         raise UserError("max_new_tokens must be >= 0 and num_samples >= 1")
-    sample_config(cfg)
+    cfg.sample_config()  # out-of-range sampling settings fail before the model loads
     prompt = read_prompt(cfg)
     previous = torch.get_num_threads()  # put back at the end: run.py's later stages share this process
     if cfg.threads > 0:

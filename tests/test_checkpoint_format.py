@@ -23,7 +23,7 @@ from tests.support.textgen import SHAKESPEARE
 from training import train
 from model.checkpoint import LAST, load_checkpoint, read_header, read_state
 from generation.inference import load_model
-from training.train_utils import Dist
+from training.runtime import Dist
 from training.trainer import Trainer
 
 

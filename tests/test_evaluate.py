@@ -13,8 +13,9 @@ import torch
 
 from common.config import UserError, build_config
 from common.paths import DatasetPaths
+from generation.val_loss import eval_windows, units_of, val_loss
 from scripts import evaluate, prepare_data
-from scripts.evaluate import eval_windows, reference_chunks, units_of, val_loss
+from scripts.evaluate import reference_chunks
 from training import train
 from model.bpe import ByteTokenizer, train_bpe
 from model.checkpoint import LAST
@@ -222,4 +223,17 @@ def test_missing_checkpoint_or_val_bin_is_a_one_line_error(trained, tmp_path, ca
     assert "val.bin is missing" in one_line_error(capsys)
     assert run_main(paths, "--checkpoint", out, "--num-samples", -1) == 2
     assert "num_samples" in one_line_error(capsys)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("flags,msg", [
+    (("--top-p", 0), "top_p"),
+    (("--temperature", -1), "temperature"),  # not greedy decoding: 0 is
+    (("--repetition-penalty", 0), "repetition_penalty"),
+])
+def test_bad_sampling_settings_are_one_line_errors_before_any_work(trained, tmp_path, capsys, flags, msg):
+    paths, out = trained
+    assert run_main(paths, "--checkpoint", out, "--report-dir", tmp_path / "r", "--num-samples", 1,
+                    "--max-new-tokens", 20, "--max-eval-tokens", 64, *flags) == 2
+    assert msg in one_line_error(capsys)
     assert not (tmp_path / "r").exists()

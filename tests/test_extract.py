@@ -8,7 +8,7 @@ from scraper.extract import no_content, postfilters
 from scraper.extract.html_text import element_text, html_to_text, paragraphs, parse_html
 from scraper.extract.readable import (EXTRACTOR_NAME, EXTRACTOR_VERSION, Extracted, extract_pages, extract_story,
                                       looks_like_js_shell)
-from scraper.extract.scoring import load_fixtures, overlap, prf, score_extractor
+from bench.extract_scoring import load_fixtures, overlap, prf, score_extractor
 
 STORY = [
     "Mira carried the lantern up the hill, where the wind tasted of salt and old rain, and nobody followed her.",
@@ -234,7 +234,7 @@ def test_token_scoring():
     assert prf(2, 4, 2)[2] == pytest.approx(2 / 3)
 
 
-# --- failure modes found on real pages (issue 10): each test fails on extractor 1.0 -------------------------
+# --- failure modes found on the real-pages set: each test fails on extractor 1.0 ------------------------------
 
 NEWS = [
     "The harbour council voted on Tuesday to rebuild the old stone pier, which has been closed since the winter "

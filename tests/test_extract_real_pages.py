@@ -16,7 +16,7 @@ import pytest
 
 from common.paths import REPO_ROOT
 from scraper.extract.readable import extract_story
-from scraper.extract.scoring import REAL_PAGES_DIR, load_real_pages, real_pages_present, score_real_pages
+from bench.extract_scoring import REAL_PAGES_DIR, load_real_pages, real_pages_present, score_real_pages
 
 WALLS = {"login_wall", "paywall", "app_wall", "consent_wall"}
 F1_FLOOR = 0.96

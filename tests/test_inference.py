@@ -16,7 +16,8 @@ from safetensors.torch import load_file
 
 from common.config import UserError
 from model.checkpoint import save_checkpoint
-from generation.inference import KVDecoder, SampleConfig, find_checkpoint, generate_ids, load_model
+from generation.inference import KVDecoder, find_checkpoint, generate_ids, load_model
+from generation.sampling_config import SampleConfig
 from model.gpt import GPT, ModelConfig, apply_rotary, rotary_tables
 from generation.quantize import Int8Linear, dequantize_weight, quantize_weight
 from model.tokenizer import CharTokenizer
@@ -233,7 +234,8 @@ def test_low_precision_weights_stay_close_to_fp32(ckpts, dtype, tol):
 def test_reserved_special_tokens_are_never_sampled():
     # An untrained model spreads probability over every id, reserved placeholders included.
     from model.gpt import GPT, ModelConfig
-    from generation.inference import LoadedModel, SampleConfig, generate_ids
+    from generation.inference import LoadedModel, generate_ids
+    from generation.sampling_config import SampleConfig
     from model.tokenizer import CharTokenizer
     tok = CharTokenizer("ab")
     torch.manual_seed(0)

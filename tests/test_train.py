@@ -1,6 +1,7 @@
 """Training stage: learning, resume (also after kill -9) bit-for-bit, vocabulary growth, safe checkpoints, config
 errors, memory guard, metrics. Tiny models on a toy corpus written here; real optimizer steps, one thread."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -20,9 +21,11 @@ from training import train
 from model.checkpoint import LAST, load_checkpoint, read_state
 from model.gpt import ModelConfig, param_count
 from training.train import TrainConfig, apply_preset, available_presets
-from training.train_loop import run_loop
-from training.train_setup import model_config
-from training.train_utils import PEAK_FACTOR, Dist, check_memory, check_tokenizer_growth, lr_at
+from training.config import model_config
+from training.loop import run_loop
+from training.resume import check_tokenizer_growth
+from training.runtime import PEAK_FACTOR, Dist, check_memory
+from training.step import lr_at
 from training.trainer import Trainer
 
 PY = sys.executable
@@ -265,6 +268,32 @@ def test_every_preset_builds_and_model_fields_match_the_model():
     assert {"tiny", "small", "max-safe", "gpu-300m", "gpu-1b3"} <= sizes.keys()
     assert 8e6 < sizes["small"] < 12e6 and sizes["tiny"] < sizes["small"] < sizes["max-safe"]
     assert 2.5e8 < sizes["gpu-300m"] < 3.5e8 and 1.1e9 < sizes["gpu-1b3"] < 1.5e9
+
+
+def test_the_config_is_checked_once_per_run(ds, tmp_path, monkeypatch):
+    """The config check ends by building the model shape with a placeholder vocabulary of 1 (no data read yet);
+    counting those builds counts the checks. The model itself is built with the data's vocabulary."""
+    shapes = []
+    post_init = ModelConfig.__post_init__
+
+    def spy(self):
+        shapes.append(self.vocab_size)
+        post_init(self)
+
+    monkeypatch.setattr(ModelConfig, "__post_init__", spy)
+    train.run(cfg_of(max_iters=1, out_dir=str(tmp_path / "o")), ds)
+    assert shapes.count(1) == 1 and len(shapes) > 1
+
+
+def test_model_shape_errors_come_from_the_model_config(ds, tmp_path):
+    """One validation of the shape: the training config hands its shape keys to ModelConfig and reports its
+    message, so a shape rule lives in model/gpt.py only."""
+    with pytest.raises(UserError, match=r"^model shape: block_size must be a whole number >= 1 \(got 0\)$"):
+        train.run(cfg_of(max_iters=1, out_dir=str(tmp_path / "o"), block_size=0), ds)
+    nan_dropout = dataclasses.replace(cfg_of(max_iters=1, out_dir=str(tmp_path / "o")), dropout=float("nan"))
+    with pytest.raises(UserError, match=r"^model shape: dropout must be a finite number \(got nan\)$"):
+        train.run(nan_dropout, ds)  # (the config file parser refuses NaN itself: replace() skips it)
+    assert not (tmp_path / "o").exists()
 
 
 def test_memory_guard_names_the_setting_to_lower(ds, tmp_path):

@@ -21,7 +21,7 @@ sys.path.insert(0, {repo!r})
 from common.config import build_config
 from common.paths import DatasetPaths
 from training.train import TrainConfig
-from training.train_loop import fit
+from training.loop import fit
 
 cfg = build_config(TrainConfig, json.loads(sys.argv[1]))
 result = fit(cfg, DatasetPaths.at(sys.argv[2]), Path(sys.argv[3]))

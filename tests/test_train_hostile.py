@@ -236,7 +236,7 @@ def test_disk_full_while_pointing_best_at_last_keeps_the_previous_best(ds, tmp_p
 
 def test_disk_full_while_logging_metrics_is_one_line(ds, tmp_path, monkeypatch):
     """On a full disk the metrics line of an evaluation is the first write to fail, before the checkpoint."""
-    from training import train_utils
+    from training import metrics
     out = tmp_path / "out"
     train.run(cfg_of(max_iters=5, eval_interval=5, out_dir=str(out)), ds)
     before = (out / LAST).read_bytes()
@@ -244,7 +244,7 @@ def test_disk_full_while_logging_metrics_is_one_line(ds, tmp_path, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(train_utils, "append_jsonl", full)
+    monkeypatch.setattr(metrics, "append_jsonl", full)
     with pytest.raises(UserError, match="metrics.jsonl .No space left on device.*last checkpoint is kept"):
         train.run(cfg_of(max_iters=10, eval_interval=5, out_dir=str(out)), ds)
     assert (out / LAST).read_bytes() == before

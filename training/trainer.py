@@ -22,24 +22,22 @@ from model.checkpoint_check import (check_aliases, check_run_state, check_shapes
                                        saved_model_config)
 from model.token_files import load_meta, open_tokens
 from model.gpt import estimate_memory_mb
-from training.train_setup import (build_model, check_config, check_resume_shape, eval_starts, make_optimizer,
-                                  model_config, padded_vocab, sample_windows, to_device)
-from training.train_utils import (DTYPES, Dist, autocast_dtype, check_memory,
-                                  check_tokenizer_growth, configure_backends, current_rss_mb, default_max_ram_mb,
-                                  default_threads, lr_at, pick_device, python_numpy_rng, seed_all,
-                                  set_malloc_mmap_threshold,
-                                  set_python_numpy_rng, trim_metrics)
+from training.config import TrainConfig, model_config, padded_vocab
+from training.metrics import METRICS, PLOT, trim_metrics
+from training.resume import (check_resume_shape, check_tokenizer_growth, python_numpy_rng, seed_all,
+                             set_python_numpy_rng)
+from training.runtime import (DTYPES, Dist, autocast_dtype, check_memory, configure_backends, current_rss_mb,
+                              default_max_ram_mb, default_threads, pick_device, set_malloc_mmap_threshold)
+from training.step import EVAL_SEED_OFFSET, build_model, eval_starts, lr_at, make_optimizer, sample_windows, to_device
 
 log = logging.getLogger("miniature_memory.train")
-METRICS, PLOT = "metrics.jsonl", "loss_curve.png"
-EVAL_SEED_OFFSET = 7_777_777   # eval windows: seed + this (independent of the training generators)
 
 
 class Trainer:
-    """One training run's state: everything is set up in __init__; `training.train_loop.run_loop` drives it."""
+    """One training run's state: everything is set up in __init__ from a config that `training.config.check_config`
+    has accepted; `training.loop.run_loop` drives it."""
 
-    def __init__(self, cfg, paths: DatasetPaths, out_dir: Path, dist: Dist):
-        check_config(cfg)
+    def __init__(self, cfg: TrainConfig, paths: DatasetPaths, out_dir: Path, dist: Dist):
         self.cfg, self.dist, self.out_dir = cfg, dist, out_dir
         set_malloc_mmap_threshold(cfg.malloc_mmap_mb)
         self.threads = cfg.threads or default_threads()

@@ -1,4 +1,4 @@
-"""Scoring an extractor against pages with hand-made ground truth (used by bench/extract.py and the tests).
+"""Scoring an extractor against pages with hand-made ground truth: the measure of bench/extract.py and the tests.
 
 Two page sets:
 - the fixtures (tests/fixtures/extract): hand-written story-site pages, written together with the post-filter

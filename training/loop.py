@@ -1,6 +1,7 @@
 """The training loop: steps, the progress bar, evaluations, checkpoints, budgets, the final summary.
 
-`fit(cfg, paths, out_dir)` is what `training/train.py`'s `run()` calls. A run ends at `max_iters`, when
+`fit(cfg, paths, out_dir)` is what `training/train.py`'s `run()` calls; it checks the config (the one place it is
+checked), joins the DDP job if any, builds the Trainer and runs the loop. A run ends at `max_iters`, when
 `max_minutes` is spent, or at a first Ctrl-C; each of those stops at a step boundary, evaluates and writes the
 last checkpoint, so the next run continues exactly there. A loss (or weight) that is no longer finite stops the run
 with a one-line UserError before anything more is logged or saved: the last checkpoint and best stay finite.
@@ -22,9 +23,10 @@ import torch
 from tqdm import tqdm
 
 from common.paths import DatasetPaths
-from training.train_setup import check_config
-from training.train_utils import PEAK_FACTOR, append_metrics, peak_rss_mb, plot_losses, setup_distributed
-from training.trainer import PLOT, Trainer
+from training.config import TrainConfig, check_config
+from training.metrics import PLOT, append_metrics, plot_losses
+from training.runtime import PEAK_FACTOR, peak_rss_mb, setup_distributed
+from training.trainer import Trainer
 
 log = logging.getLogger("miniature_memory.train")
 PLOT_EVERY_S = 120.0  # redraw the loss curve at an evaluation at most this often (and always at the end)
@@ -38,6 +40,17 @@ class FitResult:
     model: torch.nn.Module
     step: int
     out_dir: Path
+
+
+@dataclass
+class Interval:
+    """Tokens and step time since the last evaluation (or progress-bar refresh), and what the loop remembers
+    between evaluations."""
+
+    tokens: int = 0
+    train_s: float = 0.0
+    plotted: float = 0.0                # time.monotonic() of the last loss-curve drawing
+    last_loss: float | None = None      # the latest evaluation's loss (val, else train)
 
 
 @contextmanager
@@ -59,7 +72,7 @@ def interrupt_flag():
         signal.signal(signal.SIGINT, previous)
 
 
-def fit(cfg, paths: DatasetPaths, out_dir: Path) -> FitResult:
+def fit(cfg: TrainConfig, paths: DatasetPaths, out_dir: Path) -> FitResult:
     """Train per cfg on paths.processed into out_dir (resuming from its last checkpoint); returns the result."""
     check_config(cfg)
     dist = setup_distributed(cfg.device)
@@ -101,7 +114,7 @@ def print_header(t: Trainer) -> None:
         say(t, f"train: starting from random weights (seed {c.seed})")
 
 
-def evaluate_and_log(t: Trainer, iv: dict) -> bool:
+def evaluate_and_log(t: Trainer, iv: Interval) -> bool:
     """Evaluate, append a metrics record, track the best loss; True when this step is the best so far. A loss
     that is not finite stops the run (UserError) before anything is logged or saved."""
     losses = t.evaluate()
@@ -112,20 +125,20 @@ def evaluate_and_log(t: Trainer, iv: dict) -> bool:
     improved = t.step > 0 and key is not None and (t.best_loss is None or key < t.best_loss)
     if improved:
         t.best_loss, t.best_step = key, t.step
-    rate = iv["tokens"] / iv["train_s"] if iv["train_s"] > 0 else None
+    rate = iv.tokens / iv.train_s if iv.train_s > 0 else None
     rec = {"step": t.step, "elapsed_s": round(t.elapsed_s, 3), "tokens_seen": t.tokens_seen,
            "train_loss": losses["train"], "val_loss": losses["val"], "lr": t.lr(),
            "tokens_per_s": round(rate, 1) if rate else None, "peak_rss_mb": round(peak_rss_mb(), 1)}
-    iv.update(tokens=0, train_s=0.0)
+    iv.tokens, iv.train_s = 0, 0.0
     if t.dist.is_main:
         append_metrics(t.metrics_path, rec)
         val = f"{losses['val']:.4f}" if losses["val"] is not None else "n/a"
         say(t, f"step {t.step:,}: train loss {losses['train']:.4f}, val loss {val}"
                + (f", {rate:,.0f} tokens/s" if rate else "") + (" (best)" if improved else ""))
-        if t.cfg.plot and time.monotonic() - iv.get("plotted", 0.0) > PLOT_EVERY_S:
+        if t.cfg.plot and time.monotonic() - iv.plotted > PLOT_EVERY_S:
             plot_losses(t.metrics_path, t.out_dir / PLOT)
-            iv["plotted"] = time.monotonic()
-    iv["last_loss"] = key
+            iv.plotted = time.monotonic()
+    iv.last_loss = key
     return improved
 
 
@@ -135,7 +148,7 @@ def run_loop(t: Trainer) -> FitResult:
     wall0 = time.monotonic()
     start_step, start_tokens = t.step, t.tokens_seen
     print_header(t)
-    iv: dict = {"tokens": 0, "train_s": 0.0, "plotted": time.monotonic(), "last_loss": None}
+    iv = Interval(plotted=time.monotonic())
     if t.step >= cfg.max_iters:
         note = " (new data since the checkpoint)" if t.data_changed or t.new_ids else ""
         say(t, f"train: already at step {t.step:,} of max_iters={cfg.max_iters:,}{note}; raise max_iters to "
@@ -146,7 +159,7 @@ def run_loop(t: Trainer) -> FitResult:
     deadline = wall0 + cfg.max_minutes * 60 if cfg.max_minutes > 0 else None
     bar = tqdm(total=cfg.max_iters, initial=t.step, desc="train", unit="step", dynamic_ncols=True,
                disable=None if t.dist.is_main else True)
-    window = {"tokens": 0, "s": 0.0}
+    window = Interval()
     ema = None
     interrupted = stopped_by_time = False
     mark = time.monotonic()
@@ -160,16 +173,15 @@ def run_loop(t: Trainer) -> FitResult:
             now = time.monotonic()
             t.elapsed_s += now - mark
             mark = now
-            for acc, key in ((iv, "train_s"), (window, "s")):
-                acc[key] += dt
-            iv["tokens"] += t.tokens_per_step
-            window["tokens"] += t.tokens_per_step
+            for acc in (iv, window):
+                acc.train_s += dt
+                acc.tokens += t.tokens_per_step
             ema = loss if ema is None else 0.9 * ema + 0.1 * loss
             bar.update(1)
             if t.step % cfg.log_interval == 0 or t.step == start_step + 1:
-                bar.set_postfix(loss=f"{ema:.3f}", tok_s=f"{window['tokens'] / max(window['s'], 1e-9):,.0f}",
+                bar.set_postfix(loss=f"{ema:.3f}", tok_s=f"{window.tokens / max(window.train_s, 1e-9):,.0f}",
                                 lr=f"{t.lr():.1e}", refresh=False)
-                window = {"tokens": 0, "s": 0.0}
+                window = Interval()
             stopped_by_time = deadline is not None and now >= deadline
             # fp16's grad scaler skips a step whose loss overflowed and lowers its scale: only without one does a
             # non-finite loss mean the weights are lost (the scaled run is still guarded at evaluation and save)
@@ -195,10 +207,10 @@ def run_loop(t: Trainer) -> FitResult:
     return FitResult(counts_of(t, t.step - start_step, iv), t.model, t.step, t.out_dir)
 
 
-def counts_of(t: Trainer, steps: int, iv: dict) -> dict:
+def counts_of(t: Trainer, steps: int, iv: Interval) -> dict:
     counts = {"steps": steps, "at_step": t.step, "tokens_seen": t.tokens_seen}
-    if iv.get("last_loss") is not None:
-        counts["loss"] = round(iv["last_loss"], 4)
+    if iv.last_loss is not None:
+        counts["loss"] = round(iv.last_loss, 4)
     if t.best_loss is not None:
         counts["best_loss"] = round(t.best_loss, 4)
     counts.update({"new_ids": t.new_ids, "resumed": t.resumed, "finished": t.step >= t.cfg.max_iters})
@@ -206,7 +218,7 @@ def counts_of(t: Trainer, steps: int, iv: dict) -> dict:
 
 
 def print_summary(t: Trainer, start_step: int, start_tokens: int, wall: float, interrupted: bool,
-                  by_time: bool, iv: dict) -> None:
+                  by_time: bool, iv: Interval) -> None:
     cfg = t.cfg
     if interrupted:
         why = "interrupted"
