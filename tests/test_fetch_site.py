@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable
 
 from scripts.fetch import FetchConfig
+from tests.support.serving import ThreadedServer
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
@@ -45,7 +46,7 @@ def test_config(**overrides) -> FetchConfig:
 test_config.__test__ = False  # a helper, not a test
 
 
-class Site:
+class Site(ThreadedServer):
     """A threaded HTTP server on an ephemeral 127.0.0.1 port; a context manager."""
 
     def __init__(self):
@@ -85,19 +86,9 @@ class Site:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
-
-    def __enter__(self) -> "Site":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"

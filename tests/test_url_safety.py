@@ -27,11 +27,12 @@ from scraper.manifest import UrlManifest
 from scripts import fetch as fetch_stage
 from scripts import search as search_stage
 from tests.test_fetch_site import Site, long_story, story_html, test_config
+from tests.support.serving import ThreadedServer
 
 SECRET = "TOPSECRET-7f3a internal payroll"
 
 
-class SecretServer:
+class SecretServer(ThreadedServer):
     """Answers every path on 127.0.0.2:`port` with the secret page; counts requests."""
 
     def __init__(self, port: int):
@@ -53,15 +54,6 @@ class SecretServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.2", port), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-
-    def __enter__(self) -> "SecretServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -18,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from common.paths import DatasetPaths
+from tests.support.serving import ThreadedServer
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Seen:
     headers: dict
 
 
-class FakeServer:
+class FakeServer(ThreadedServer):
     """Threaded HTTP server on an ephemeral 127.0.0.1 port; use as a context manager."""
 
     def __init__(self):
@@ -83,17 +83,6 @@ class FakeServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                       daemon=True)
-
-    def __enter__(self) -> "FakeServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
     def paths(self, prefix: str = "") -> list[str]:
         """Paths requested so far (robots.txt left out), in order."""
