@@ -22,8 +22,6 @@ PRESET_DIR = Path(__file__).resolve().parent / "configs"
 # The model-shape keys default to the model's own defaults (its measured winners), so the two never drift apart.
 M = {f.name: f.default for f in dataclasses.fields(ModelConfig) if f.default is not dataclasses.MISSING}
 MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "vocab_size")
-# The training keys that are floats (the model's own, ffn_mult, dropout and rope_base, are ModelConfig's to check).
-FLOAT_KEYS = ("lr", "min_lr", "weight_decay", "beta1", "beta2", "grad_clip", "max_minutes", "malloc_mmap_mb")
 
 
 @dataclass
@@ -103,6 +101,11 @@ class TrainConfig:
 # Every TrainConfig key that is a ModelConfig field (all but vocab_size, which comes from the data) has the same
 # name and meaning there: a new model field without its flag here fails at import, not in a run.
 assert set(MODEL_FIELDS) <= {f.name for f in dataclasses.fields(TrainConfig)}, "TrainConfig lacks a model field"
+
+
+# The training keys that are floats, read off the dataclass so a new one is checked too (the model's own,
+# ffn_mult, dropout and rope_base, are ModelConfig's to check).
+FLOAT_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.type in ("float", float) and f.name not in M)
 
 
 def available_presets() -> list[str]:
