@@ -42,6 +42,7 @@ STAGE_MODULES = {
     "filter": "scripts.filter_dataset",
     "clean": "scripts.clean_dataset",
     "prepare": "scripts.prepare_data",
+    "memory": "scripts.prepare_memory",
     "train": "training.train",
     "generate": "scripts.generate",
     "evaluate": "scripts.evaluate",

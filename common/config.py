@@ -22,7 +22,7 @@ import yaml
 from common.safe_yaml import YAML_MAX_DEPTH, TooLarge, parse_yaml
 
 # Stage names in pipeline order; run.py flags and profiles use exactly these.
-STAGES = ("import", "search", "fetch", "extract", "validate", "filter", "clean", "prepare",
+STAGES = ("import", "search", "fetch", "extract", "validate", "filter", "clean", "prepare", "memory",
           "train", "generate", "evaluate")
 # Top-level profile keys that are not pipeline stages: prose, the stage list, tool sections (stats report, BPE
 # tokenizer training), and the demo website run.py starts for the profile (its address fills "{demo_site}").

@@ -10,12 +10,17 @@ The story goes to stdout (the prompt, then the continuation; samples separated b
 and peak RSS go to stderr, and with `--stats-json` to a JSON file: tokens, tokens_per_s, peak_rss_mb, and the
 mean ms per token over the 100 tokens ending at tokens 100, 500, 1000, 2000, 5000 (those reached).
 
+Rolling memory (`--memory`, default auto: on for checkpoints trained with memory examples): as text leaves the
+window it is folded into a short summary that stays at the front of the window (story_memory/rolling.py), so
+the model still knows who is who thousands of tokens later, at flat memory and time per token.
+
 **Reads:** the checkpoint; `--prompt-file` if given. Nothing under dataset/.
 **Writes:** stdout; `--out-file` and `--stats-json` if given.
 **Usage:**
     python scripts/generate.py --max_new_tokens 500
     python scripts/generate.py --prompt "Once upon a time" --stream --dtype int8 --seed 7
     python scripts/generate.py --checkpoint training/out/small --num-samples 3 --temperature 0.7 --top-k 40
+    python scripts/generate.py --memory rolling --memory-log memory.jsonl --max-new-tokens 5000
 """
 
 import sys
@@ -30,7 +35,9 @@ from common.config import UserError, opt, read_user_file
 from common.fsio import atomic_write_bytes, dumps_json
 from common.paths import DatasetPaths
 from generation.inference import LoadedModel, find_checkpoint, generate_ids, load_model
+from generation.memory_window import schedule_of
 from generation.sampling_config import SamplingConfig
+from story_memory.rolling import Schedule
 from training.runtime import peak_rss_mb
 from training.runtime import set_malloc_mmap_threshold
 
@@ -54,6 +61,10 @@ class GenerateConfig(SamplingConfig):
     threads: int = opt(1, "CPU threads for torch while generating (0 = torch's default: all cores). One token at a "
                           "time is too little work to share: 1 thread measured 173 tokens/s against 75 with 2 "
                           "on the small preset's model")
+    memory: str = opt("auto", "rolling (text leaving the window is folded into a summary the model reads), off "
+                              "(the window alone) or auto (rolling for checkpoints trained with memory)")
+    memory_log: str = opt("", "with rolling memory: write each summary update (token position, summary, evicted "
+                              "text, drift figures) to this JSON-lines file")
     out_file: str = opt("", "also write the text to this file")
     stats_json: str = opt("", "write tokens, tokens/s, peak RSS and per-token timings to this JSON file")
 
@@ -89,15 +100,29 @@ class Pieces:
         return text
 
 
+def memory_schedule(lm: LoadedModel, mode: str) -> Schedule | None:
+    """The rolling schedule to generate with (None = the plain window); UserError for an unusable choice."""
+    if mode not in ("auto", "rolling", "off"):
+        raise UserError(f"memory must be rolling, off or auto, not {mode!r}")
+    schedule = schedule_of(lm.state, lm.model.cfg.block_size) if mode != "off" else None
+    if mode == "rolling" and schedule is None:
+        raise UserError(f"{lm.path} was not trained with memory (memory_ratio 0): use --memory off, or train "
+                        f"with --memory-ratio after the memory step")
+    return schedule
+
+
 def generate_sample(lm: LoadedModel, prompt_ids: list[int], cfg: GenerateConfig, seed: int, out,
-                    timings: dict) -> tuple[list[int], float]:
+                    timings: dict, schedule: Schedule | None = None,
+                    memory_log: list | None = None) -> tuple[list[int], float]:
     """One sample: its new ids and the seconds spent generating them; streams to `out` when cfg.stream.
-    `timings` gets {position: mean ms per token over the STAT_SPAN tokens ending there}."""
+    `timings` gets {position: mean ms per token over the STAT_SPAN tokens ending there}; `memory_log` one
+    record per summary update (rolling memory)."""
     marks: dict[int, float] = {}  # filled below; position 0 = the start
     pieces, ids = Pieces(lm.tokenizer), []
     sample = cfg.sample_config(cfg.stop_at_eot)
     start = marks[0] = time.perf_counter()
-    for n, tok in enumerate(generate_ids(lm, prompt_ids, cfg.max_new_tokens, sample, seed, cfg.pinned), 1):
+    stream = generate_ids(lm, prompt_ids, cfg.max_new_tokens, sample, seed, cfg.pinned, schedule, memory_log)
+    for n, tok in enumerate(stream, 1):
         ids.append(tok)
         if n in STAT_POSITIONS or n + STAT_SPAN in STAT_POSITIONS:
             marks[n] = time.perf_counter()
@@ -117,6 +142,8 @@ def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
     """Generate cfg.num_samples samples to stdout; returns counts (samples, tokens, tokens_per_s, peak_rss_mb)."""
     if cfg.max_new_tokens < 0 or cfg.num_samples < 1:
         raise UserError("max_new_tokens must be >= 0 and num_samples >= 1")
+    if cfg.memory not in ("auto", "rolling", "off"):
+        raise UserError(f"memory must be rolling, off or auto, not {cfg.memory!r}")
     cfg.sample_config()  # out-of-range sampling settings fail before the model loads
     prompt = read_prompt(cfg)
     previous = torch.get_num_threads()  # put back at the end: run.py's later stages share this process
@@ -127,6 +154,8 @@ def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
         lm = load_model(find_checkpoint(cfg.checkpoint), cfg.dtype, cfg.device)
         load_s = time.perf_counter() - t0
         prompt_ids = lm.tokenizer.encode(prompt, errors="ignore").tolist()
+        schedule = memory_schedule(lm, cfg.memory)
+        memory_log: list | None = [] if cfg.memory_log and schedule is not None else None
         out, texts, timings = sys.stdout, [], {}
         tokens, gen_s = 0, 0.0
         for i in range(cfg.num_samples):
@@ -135,7 +164,10 @@ def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
             if cfg.stream:
                 out.write(prompt)
                 out.flush()
-            ids, elapsed = generate_sample(lm, prompt_ids, cfg, cfg.seed + i, out, timings)
+            first_record = len(memory_log) if memory_log is not None else 0
+            ids, elapsed = generate_sample(lm, prompt_ids, cfg, cfg.seed + i, out, timings, schedule, memory_log)
+            for record in (memory_log or [])[first_record:]:
+                record["sample"] = i
             text = prompt + lm.tokenizer.decode(ids)
             if not cfg.stream:
                 out.write(text)
@@ -146,12 +178,16 @@ def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
         stats = {"tokens": tokens, "tokens_per_s": round(tokens / gen_s, 1) if gen_s else 0.0,
                  "peak_rss_mb": round(peak_rss_mb(), 1), "per_token_ms": timings, "samples": cfg.num_samples,
                  "load_s": round(load_s, 3), "dtype": cfg.dtype, "threads": torch.get_num_threads(),
-                 "checkpoint": str(lm.path), "step": lm.state.get("step")}
+                 "checkpoint": str(lm.path), "step": lm.state.get("step"),
+                 "memory": "rolling" if schedule is not None else "off"}
         print(f"generate: {tokens:,} tokens at {stats['tokens_per_s']:,.1f} tokens/s, peak RSS "
               f"{stats['peak_rss_mb']:,.0f} MB ({cfg.dtype}, {stats['threads']} threads, {lm.path})",
               file=sys.stderr)
         if cfg.out_file:
             atomic_write_bytes(Path(cfg.out_file).expanduser(), (SEPARATOR.join(texts) + "\n").encode("utf-8"))
+        if memory_log is not None:
+            lines = "".join(dumps_json(r) + "\n" for r in memory_log)
+            atomic_write_bytes(Path(cfg.memory_log).expanduser(), lines.encode("utf-8"))
         if cfg.stats_json:
             atomic_write_bytes(Path(cfg.stats_json).expanduser(), (dumps_json(stats) + "\n").encode("utf-8"))
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from common.paths import REPO_ROOT
 
-LAYERS = {"common": 0, "model": 1, "demo": 1, "scraper": 2, "corpus": 2, "training": 2, "generation": 2,
+LAYERS = {"common": 0, "model": 1, "demo": 1, "story_memory": 1, "scraper": 2, "corpus": 2, "training": 2, "generation": 2,
           "memory": 2, "chat": 2, "scripts": 3, "run": 4}
 CHECKED = [*LAYERS, "bench"]
 

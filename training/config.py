@@ -67,6 +67,9 @@ class TrainConfig:
     beta1: float = opt(0.9, "AdamW beta1")
     beta2: float = opt(0.99, "AdamW beta2")
     grad_clip: float = opt(1.0, "clip the gradient norm to this (0 = off)")
+    # --- rolling summary memory (story_memory/, the memory step) ---------------------------------------------
+    memory_ratio: float = opt(0.0, "share of each batch's rows that are memory examples (a summary prefix, then "
+                                   "the story); 0 = off. Needs the memory step run for this block_size")
     # --- evaluation, checkpoints, logs ------------------------------------------------------------------------
     eval_interval: int = opt(100, "evaluate train/val loss (and save a checkpoint) every this many steps")
     eval_iters: int = opt(20, "fixed, seeded batches per split in each evaluation")
@@ -169,6 +172,8 @@ def check_config(cfg: TrainConfig) -> None:
     for key in ("beta1", "beta2"):
         if not 0 <= getattr(cfg, key) < 1:
             raise UserError(f"{key} must be in [0, 1), got {getattr(cfg, key)}")
+    if not 0 <= cfg.memory_ratio <= 1:
+        raise UserError(f"memory_ratio must be between 0 and 1, got {cfg.memory_ratio}")
     if cfg.param_dtype not in ("float32", "bfloat16"):
         raise UserError(f"param_dtype must be 'float32' or 'bfloat16', not {cfg.param_dtype!r}")
     model_config(cfg, 1)  # the model shape: positive dims, n_head dividing n_embd, finite dropout, ...

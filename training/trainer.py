@@ -28,7 +28,8 @@ from training.resume import (check_resume_shape, check_tokenizer_growth, python_
                              set_python_numpy_rng)
 from training.runtime import (DTYPES, Dist, autocast_dtype, check_memory, configure_backends, current_rss_mb,
                               default_max_ram_mb, default_threads, pick_device, set_malloc_mmap_threshold)
-from training.step import EVAL_SEED_OFFSET, build_model, eval_starts, lr_at, make_optimizer, sample_windows, to_device
+from training.memory_batches import load_memory_examples, mask_prefix_targets, sample_mixed
+from training.step import EVAL_SEED_OFFSET, build_model, eval_starts, lr_at, make_optimizer, to_device
 
 log = logging.getLogger("miniature_memory.train")
 
@@ -50,6 +51,8 @@ class Trainer:
         if len(self.data["train"]) < cfg.block_size + 1:
             raise UserError(f"only {len(self.data['train']):,} training tokens, fewer than block_size + 1 = "
                             f"{cfg.block_size + 1}: add data or lower block_size")
+        self.memory = load_memory_examples(paths.processed, self.meta, "train", cfg.block_size) \
+            if cfg.memory_ratio > 0 else None
         self.last, self.best = out_dir / LAST, out_dir / BEST
         self.metrics_path = out_dir / METRICS
         if cfg.init == "scratch" and dist.is_main:
@@ -187,8 +190,10 @@ class Trainer:
         model.train()
         total = 0.0
         for micro in range(cfg.grad_accum):
-            x, y = to_device(sample_windows(self.data["train"], cfg.batch_size, cfg.block_size, self.gen),
-                             self.device)
+            rows, prefix_lens = sample_mixed(self.data["train"], self.memory, cfg.batch_size, cfg.block_size,
+                                             cfg.memory_ratio, self.gen)
+            x, y = to_device(rows, self.device)
+            y = mask_prefix_targets(y, prefix_lens)
             last = micro == cfg.grad_accum - 1
             sync = nullcontext() if last or self.dist.world == 1 else model.no_sync()
             with sync:
@@ -279,6 +284,7 @@ class Trainer:
                  "data": {"fingerprint": self.meta.get("fingerprint"),
                           "inputs_fingerprint": self.meta.get("inputs_fingerprint"),
                           "train_tokens": len(self.data["train"]), "val_tokens": len(self.data["val"])},
+                 "memory": dict(self.memory.settings, ratio=self.cfg.memory_ratio) if self.memory else None,
                  "world_size": self.dist.world, "threads": self.threads, "rng": python_numpy_rng(),
                  "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                  "torch_version": torch.__version__}

@@ -1,0 +1,135 @@
+"""The KV-cached decoder: a GPT's own submodules fed one new token at a time against a preallocated cache of
+exactly `block_size` slots per layer, with a sliding window past the block (generation/inference.py's module
+docstring describes the ring, the pinned tokens and the learned-position reset)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from model.gpt import GPT, ModelConfig, apply_rotary
+
+ROPE_CHUNK = 256  # rotary cos/sin rows computed at a time for the growing query positions
+
+
+def rope_rows(cfg: ModelConfig, start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotary cos / signed-sin rows [n, D] for positions start..start+n-1 (float64 angles, then float32), the
+    same values as `model.gpt.rotary_tables` for positions inside the block."""
+    D = cfg.head_dim
+    inv_freq = 1.0 / (cfg.rope_base ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
+    angles = torch.outer(torch.arange(start, start + n, dtype=torch.float64), inv_freq)
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat((cos, cos), -1).float(), torch.cat((-sin, sin), -1).float()
+
+
+class KVDecoder:
+    """Feeds tokens through a GPT's submodules against a fixed-size KV cache (see the module docstring)."""
+
+    def __init__(self, model: GPT, pinned: int = 0):
+        cfg = model.cfg
+        self.model, self.cfg = model, cfg
+        self.cap = cfg.block_size
+        self.rope = cfg.pos == "rope"
+        self.P = max(0, min(int(pinned), self.cap // 2 - 1))  # the window always keeps recent tokens too
+        self.R = self.cap - self.P  # ring slots (rope); learned: unused
+        p = next(model.wte.parameters())
+        dt = p.dtype
+        shape = (cfg.n_layer, 1, cfg.n_head, self.cap, cfg.head_dim)
+        self.k = torch.zeros(shape, dtype=dt, device=p.device)
+        self.v = torch.zeros(shape, dtype=dt, device=p.device)
+        # un-rotated keys of the pinned tokens [L, 1, P, H, D] (rope: re-rotated as the window slides)
+        self.k_pinned = torch.zeros((cfg.n_layer, 1, self.P, cfg.n_head, cfg.head_dim), dtype=dt, device=p.device)
+        self.n = 0            # tokens fed since the last reset (rope: = the next token's position)
+        self.history: list[int] = []  # learned layout: the ids in the cache, for re-encoding
+        self._rope_start, self._rope_cos, self._rope_sin = -1, None, None
+        self.scale = 1.0 / math.sqrt(cfg.head_dim)
+
+    # --------------------------------------------------------------------------------------------- positions
+    def _rope_at(self, pos: torch.Tensor | int, n: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos/sin rows [n, D] for positions pos..pos+n-1."""
+        if n > 1 or self._rope_cos is None or not self._rope_start <= pos < self._rope_start + ROPE_CHUNK:
+            if n > 1:
+                cos, sin = rope_rows(self.cfg, pos, n)
+                dev = self.k.device
+                return cos.to(dev), sin.to(dev)
+            self._rope_start = pos
+            cos, sin = rope_rows(self.cfg, pos, ROPE_CHUNK)
+            self._rope_cos, self._rope_sin = cos.to(self.k.device), sin.to(self.k.device)
+        i = pos - self._rope_start
+        return self._rope_cos[i:i + 1], self._rope_sin[i:i + 1]
+
+    # --------------------------------------------------------------------------------------------- forward
+    def _run(self, ids: list[int], slot: int, pos: int, prefill: bool) -> torch.Tensor:
+        """Feed `ids` (all of them when prefill, else one) whose first goes to cache `slot` at position `pos`;
+        returns the float logits [V] of the last one."""
+        m, cfg = self.model, self.cfg
+        T, H, D = len(ids), cfg.n_head, cfg.head_dim
+        idx = torch.tensor([ids], dtype=torch.long, device=self.k.device)
+        x = m.wte(idx)  # [1, T, C]
+        if m.wpe is not None:
+            x = x + m.wpe.weight[pos:pos + T]
+        if self.rope:
+            cos, sin = self._rope_at(pos, T)
+            cos, sin = cos[:, None, None], sin[:, None, None]  # [T, 1, 1, D] against qk [1, T, 2, H, D]
+        valid = slot + T if prefill else min(self.n + 1, self.cap)
+        for li, block in enumerate(m.blocks):
+            a = block.attn
+            qkv = a.qkv(block.norm1(x)).view(1, T, 3, H, D)
+            qk, v = qkv[:, :, :2], qkv[:, :, 2]
+            if a.qk_norm is not None:
+                qk = a.qk_norm(qk)
+            if self.rope:
+                if prefill and self.P:
+                    self.k_pinned[li] = qk[:, :self.P, 1]
+                qk = apply_rotary(qk, cos.to(qk.dtype), sin.to(qk.dtype))
+            qk = qk.to(v.dtype)
+            q = qk[:, :, 0].transpose(1, 2)  # [1, H, T, D]
+            self.k[li, :, :, slot:slot + T] = qk[:, :, 1].transpose(1, 2)
+            self.v[li, :, :, slot:slot + T] = v.transpose(1, 2)
+            if prefill:
+                y = F.scaled_dot_product_attention(q, self.k[li, :, :, :valid], self.v[li, :, :, :valid],
+                                                   is_causal=True)
+            else:
+                y = F.scaled_dot_product_attention(q, self.k[li, :, :, :valid], self.v[li, :, :, :valid])
+            x = x + a.proj(y.transpose(1, 2).reshape(1, T, cfg.n_embd))
+            x = x + block.mlp(block.norm2(x))
+        return m.lm_head(m.norm_f(x[0, -1])).float()
+
+    def prefill(self, ids: list[int]) -> torch.Tensor:
+        """Reset the cache and encode `ids` (its first P pinned, then the most recent that fit); logits [V]."""
+        ids = list(ids)
+        if len(ids) > self.cap:
+            keep = self.cap if self.rope else self.cap // 2
+            ids = ids[:self.P] + ids[len(ids) - (keep - self.P):]
+        self.n = len(ids)
+        self.history = ids if not self.rope else []
+        return self._run(ids, 0, 0, prefill=True)
+
+    def step(self, token: int) -> torch.Tensor:
+        """Feed one token; logits [V] of the next."""
+        if not self.rope:
+            if self.n >= self.cap:  # block full: re-encode the pinned tokens and the most recent half block
+                recent = self.history[len(self.history) - (self.cap // 2 - self.P - 1):]
+                return self.prefill(self.history[:self.P] + recent + [token])
+            self.history.append(token)
+            logits = self._run([token], self.n, self.n, prefill=False)
+            self.n += 1
+            return logits
+        r = self.n - self.P  # index of this token among the ring tokens
+        slot = self.P + r % self.R
+        if r >= self.R and self.P:
+            self._place_pinned(self.n - self.R + 1 - self.P)
+        logits = self._run([token], slot, self.n, prefill=False)
+        self.n += 1
+        return logits
+
+    def _place_pinned(self, first_pos: int) -> None:
+        """Rotate the pinned keys to positions first_pos.. (just before the oldest ring token once this step's
+        token has overwritten it)."""
+        cos, sin = rope_rows(self.cfg, first_pos, self.P)
+        view = (1, 1, self.P, 1, self.cfg.head_dim)  # against k_pinned [L, 1, P, H, D]
+        cos = cos.to(self.k.device, self.k.dtype).view(view)
+        sin = sin.to(self.k.device, self.k.dtype).view(view)
+        self.k[:, :, :, :self.P] = apply_rotary(self.k_pinned, cos, sin).transpose(2, 3)

@@ -1,0 +1,79 @@
+"""Memory examples in training batches: rows that start with a summary prefix the model reads but is not
+trained to write (their targets are -1, ignored by the loss).
+
+The examples are the memory step's files (`scripts/prepare_memory.py`, format in story_memory/example_files.py);
+they were cut for one block size, which must be the model's. A batch of n rows holds round(memory_ratio * n)
+memory examples (drawn uniformly with the run's batch generator, so resume stays bit-for-bit) and plain windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common.config import UserError
+from common.fsio import read_json
+from story_memory.example_files import (MEMORY_DIR, MEMORY_FORMAT, MEMORY_META, MEMORY_VERSION, build_row,
+                                        open_examples)
+from training.step import sample_windows
+
+
+@dataclass
+class MemoryExamples:
+    examples: np.ndarray   # [n, 3] int64 (window start, prefix offset, prefix length)
+    prefixes: np.ndarray   # prefix ids
+    settings: dict         # block_size, budget, update_every
+
+
+def load_memory_examples(processed: Path, meta: dict, split: str, block_size: int) -> MemoryExamples:
+    """The memory examples of a split; UserError when the memory step has not run (for these data and this
+    block size)."""
+    folder = Path(processed) / MEMORY_DIR
+    fix = f"run the memory step: python scripts/prepare_memory.py --block-size {block_size}"
+    try:
+        mmeta = read_json(folder / MEMORY_META)
+    except ValueError:
+        mmeta = None
+    if not isinstance(mmeta, dict) or mmeta.get("format") != MEMORY_FORMAT:
+        raise UserError(f"memory_ratio > 0 needs memory examples in {folder}: {fix}")
+    if mmeta.get("version") != MEMORY_VERSION or mmeta.get("processed_fingerprint") != meta.get("fingerprint"):
+        raise UserError(f"the memory examples in {folder} are out of date (prepare has run since): {fix}")
+    if mmeta.get("block_size") != block_size:
+        raise UserError(f"the memory examples in {folder} were cut for block_size {mmeta.get('block_size')}, "
+                        f"this run uses {block_size}: {fix}")
+    try:
+        examples, prefixes = open_examples(folder, split, meta["dtype"], mmeta)
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{folder}: {e}: {fix}") from None
+    settings = {k: mmeta[k] for k in ("block_size", "budget", "update_every")}
+    return MemoryExamples(examples, prefixes, settings)
+
+
+def sample_mixed(data: np.ndarray, memory: MemoryExamples | None, n: int, block_size: int, ratio: float,
+                 gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows [n, block_size + 1] int64, prefix lengths [n]): memory examples first, then plain windows."""
+    k = round(ratio * n) if memory is not None and len(memory.examples) else 0
+    prefix_lens = torch.zeros(n, dtype=torch.long)
+    plain = sample_windows(data, n - k, block_size, gen) if n - k else None
+    if not k:
+        return plain, prefix_lens
+    picks = torch.randint(len(memory.examples), (k,), generator=gen).tolist()
+    rows = []
+    for i, e in enumerate(picks):
+        row, plen = build_row(data, memory.prefixes, memory.examples[e], block_size)
+        rows.append(row)
+        prefix_lens[i] = plen
+    mem = torch.from_numpy(np.stack(rows))
+    return (mem if plain is None else torch.cat([mem, plain])), prefix_lens
+
+
+def mask_prefix_targets(y: torch.Tensor, prefix_lens: torch.Tensor) -> torch.Tensor:
+    """Targets with every position that predicts a prefix token set to -1 (row i: positions < prefix_len - 1)."""
+    if not bool((prefix_lens > 0).any()):
+        return y
+    pos = torch.arange(y.shape[1], device=y.device)
+    mask = pos[None, :] < (prefix_lens.to(y.device)[:, None] - 1)
+    return y.masked_fill(mask, -1)
