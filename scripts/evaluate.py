@@ -10,6 +10,9 @@
    4-grams, longest repeated cycle, tail loops, sentence length).
 3. The same metrics on N held-out chunks of `processed/val.txt`, each as long (in characters) as its sample, taken
    at evenly spaced offsets (document separators become blank lines): the level a good model should reach.
+4. With `--memory-probes FILE`: recall@1 of each probe's answer among its distractors, reading the context through
+   the rolling summary and through the window alone, bucketed by distance (generation/memory_eval.py); the
+   report gains `memory_probes: {with_memory: {recall, by_distance}, without_memory: {...}, chance, probes}`.
 
 A second run with the same checkpoint (by content hash), dataset and settings does no work unless --force.
 
@@ -19,6 +22,7 @@ A second run with the same checkpoint (by content hash), dataset and settings do
     python scripts/evaluate.py
     python scripts/evaluate.py --checkpoint training/out/small --num-samples 16 --max-new-tokens 500
     python scripts/evaluate.py --dtype int8 --report-dir /tmp/eval-int8
+    python scripts/evaluate.py --memory-probes probes.jsonl --num-samples 0
 """
 
 import logging
@@ -36,6 +40,7 @@ from common.fsio import atomic_write_text, read_json, sha256_file, write_json
 from common.paths import DatasetPaths
 from common.text_format import EOT
 from generation import story_metrics
+from generation.memory_window import schedule_of
 from generation.sampling_config import SamplingConfig
 from generation.val_loss import units_of, val_loss
 
@@ -55,6 +60,10 @@ class EvaluateConfig(SamplingConfig):
     max_eval_tokens: int = opt(100_000, "most val.bin tokens whose loss is measured (0 = all)")
     batch_size: int = opt(8, "windows of block_size tokens per forward pass when measuring val loss")
     report_dir: str = opt("", "where report.json and report.md go (default: <checkpoint folder>/eval/)")
+    memory_probes: str = opt("", "a probes file (JSON lines: context, answer, distractors, last_mention; "
+                                 "scripts/make_probes.py writes them): report recall@1 with the rolling memory "
+                                 "and with the window alone")
+    memory: str = opt("auto", "samples: rolling, off or auto (rolling for checkpoints trained with memory)")
 
 
 # --------------------------------------------------------------------------------------------- held-out text
@@ -113,6 +122,15 @@ def markdown_report(report: dict) -> str:
              f"| metric | generated ({gen['texts']}) | held-out text ({ref['texts']}) |", "|---|---:|---:|"]
     lines += [f"| {label} | {_cell(gen[key], fmt)} | {_cell(ref[key], fmt)} |" for label, key, fmt in ROWS]
     lines.append(f"| ends in a loop | {gen['tail_loops']} / {gen['texts']} | {ref['tail_loops']} / {ref['texts']} |")
+    mp = report.get("memory_probes")
+    if mp:
+        lines += ["", f"memory probes ({mp['probes']:,}, chance {_cell(mp['chance'], '{:.3f}')}): recall@1 "
+                      f"{_cell(mp['with_memory']['recall'], '{:.3f}')} with rolling memory, "
+                      f"{_cell(mp['without_memory']['recall'], '{:.3f}')} with the window alone", "",
+                  "| distance (blocks) | probes | with memory | window alone |", "|---|---:|---:|---:|"]
+        for k, v in mp["with_memory"]["by_distance"].items():
+            w = mp["without_memory"]["by_distance"].get(k, {})
+            lines.append(f"| {k} | {v['probes']} | {v['recall']:.3f} | {_cell(w.get('recall'), '{:.3f}')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -130,16 +148,44 @@ def check_tokens(lm, ds_tokenizer, tokens: np.ndarray, vocab: int, ckpt: Path, p
                         f"gained characters since {ckpt} was trained; resume training first")
 
 
-def generate_samples(lm, cfg: EvaluateConfig) -> tuple[list[dict], float]:
-    """Generated samples ({seed, tokens, text}) and the seconds it took."""
+def generate_samples(lm, cfg: EvaluateConfig, schedule=None) -> tuple[list[dict], float]:
+    """Generated samples ({seed, tokens, text}) and the seconds it took (with rolling memory when `schedule`)."""
     from generation.inference import generate_ids
     sample = cfg.sample_config()
     eot = lm.tokenizer.eot_id
     samples, start = [], time.perf_counter()
     for i in range(cfg.num_samples):
-        ids = list(generate_ids(lm, [eot], cfg.max_new_tokens, sample, seed=cfg.seed + i))
+        ids = list(generate_ids(lm, [eot], cfg.max_new_tokens, sample, seed=cfg.seed + i, memory=schedule))
         samples.append({"seed": cfg.seed + i, "tokens": len(ids), "text": lm.tokenizer.decode(ids)})
     return samples, time.perf_counter() - start
+
+
+def memory_probe_report(lm, cfg: EvaluateConfig, block_size: int, meta: dict) -> dict:
+    """Probe recall with and without the rolling memory (generation/memory_eval.py). A checkpoint trained
+    without memory is read with the default schedule (how much a summary helps a model never taught to read
+    one)."""
+    from generation.memory_eval import probe_recall
+    from story_memory.probes import read_probes
+    from story_memory.rolling import make_schedule
+    from story_memory.summarize import CHARS_PER_BPE_TOKEN, DEFAULT_BUDGET_TOKENS
+    probes = read_probes(cfg.memory_probes)
+    if not probes:
+        raise UserError(f"{cfg.memory_probes} holds no probes")
+    schedule = schedule_of(lm.state, block_size)
+    trained = schedule is not None
+    if schedule is None:
+        kind = lm.tokenizer.to_dict().get("type")
+        budget = DEFAULT_BUDGET_TOKENS * (1 if kind == "bpe" else CHARS_PER_BPE_TOKEN)
+        try:
+            schedule = make_schedule(block_size, budget)
+        except ValueError as e:
+            raise UserError(f"memory probes: {e}") from None
+    from tqdm import tqdm
+    with tqdm(total=len(probes), desc="evaluate: memory probes", unit="probe", disable=None) as bar:
+        out = probe_recall(lm.model, lm.tokenizer, block_size, schedule, probes, bar.update)
+    out.update({"file": str(cfg.memory_probes), "trained_with_memory": trained, "budget": schedule.budget,
+                "update_every": schedule.update_every})
+    return out
 
 
 def report_counts(report: dict) -> dict:
@@ -156,6 +202,10 @@ def check_config(cfg: EvaluateConfig) -> None:
     """UserError for settings that cannot work (negative counts, out-of-range sampling, unknown dtype)."""
     if cfg.num_samples < 0 or cfg.max_new_tokens < 1 or cfg.batch_size < 1 or cfg.max_eval_tokens < 0:
         raise UserError("num_samples must be >= 0, max_new_tokens and batch_size >= 1, max_eval_tokens >= 0")
+    if cfg.memory not in ("auto", "rolling", "off"):
+        raise UserError(f"memory must be rolling, off or auto, not {cfg.memory!r}")
+    if cfg.memory_probes and not Path(cfg.memory_probes).expanduser().is_file():
+        raise UserError(f"memory probes file not found: {cfg.memory_probes}")
     cfg.sample_config()
 
 
@@ -174,8 +224,10 @@ def run(cfg: EvaluateConfig, paths: DatasetPaths, force: bool = False) -> dict:
                         f"--val-fraction (or more documents)")
     report_dir = Path(cfg.report_dir).expanduser().resolve() if cfg.report_dir else ckpt.parent / "eval"
     ckpt_sha = sha256_file(ckpt)
+    probes_sha = sha256_file(Path(cfg.memory_probes).expanduser()) if cfg.memory_probes else None
     key = fingerprint({"config": {k: v for k, v in config_dict(cfg).items() if k != "report_dir"},
-                       "checkpoint": ckpt_sha, "data": meta.get("fingerprint"), "version": REPORT_VERSION})
+                       "checkpoint": ckpt_sha, "data": meta.get("fingerprint"), "version": REPORT_VERSION,
+                       "probes": probes_sha})
     try:
         old = read_json(report_dir / "report.json") if (report_dir / "report.md").is_file() else None
     except (ValueError, OSError):
@@ -196,7 +248,11 @@ def run(cfg: EvaluateConfig, paths: DatasetPaths, force: bool = False) -> dict:
     val_s = time.perf_counter() - t0
     unit, units = units_of(lm.tokenizer, np.asarray(tokens[1:1 + scored]))
     bits = loss * scored / math.log(2)  # total bits over the scored tokens
-    samples, gen_s = generate_samples(lm, cfg)
+    schedule = None if cfg.memory == "off" else schedule_of(lm.state, block_size)
+    if cfg.memory == "rolling" and schedule is None:
+        raise UserError(f"{ckpt} was not trained with memory: use --memory off or auto")
+    samples, gen_s = generate_samples(lm, cfg, schedule)
+    probe_report = memory_probe_report(lm, cfg, block_size, meta) if cfg.memory_probes else None
     refs = reference_chunks(val_txt, [len(s["text"]) for s in samples])
     sample_rows, sample_agg = story_metrics.corpus_metrics(s["text"] for s in samples)
     ref_rows, ref_agg = story_metrics.corpus_metrics(text for _, text in refs)
@@ -221,6 +277,9 @@ def run(cfg: EvaluateConfig, paths: DatasetPaths, force: bool = False) -> dict:
         "timing": {"val_s": round(val_s, 3), "generate_s": round(gen_s, 3),
                    "tokens_per_s": round(gen_tokens / gen_s, 1) if gen_s > 0 else None},
     }
+    report["samples"]["memory"] = "rolling" if schedule is not None else "off"
+    if probe_report is not None:
+        report["memory_probes"] = probe_report
     md = markdown_report(report)
     atomic_write_text(report_dir / "report.md", md)
     write_json(report_dir / "report.json", report)  # last: its fingerprint marks the pair complete and current

@@ -38,7 +38,7 @@ from common.config import UserError, config_dict, opt
 from common.fsio import fsync_dir, read_json, write_json
 from common.ledger import write_manifest
 from common.paths import DatasetPaths
-from corpus.memory_examples import document_bounds, document_folds
+from story_memory.documents import document_bounds, document_folds
 from model.token_files import SPLITS, load_meta, load_tokenizer, open_tokens
 from story_memory.example_files import (EXAMPLE_COLUMNS, MEMORY_DIR, MEMORY_FORMAT, MEMORY_META, MEMORY_VERSION,
                                         examples_name, prefixes_name)

@@ -1,4 +1,4 @@
-"""Memory examples of a prepared split: every document read as generation reads a story, one example per fold.
+"""The documents of a prepared split read as generation reads a story: one (covered, prefix) per fold.
 
 For each document of `<split>.bin` (documents end at id 0, end of text) a `RollingStory` folds the document's
 tokens as a model with `block_size` would while reading it; after each fold the example is (the document's
@@ -12,8 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-from common.text_format import SUMMARY_CLOSE_ID, SUMMARY_OPEN_ID
-from model.tokenizer import EOT_ID, Tokenizer
+from common.text_format import EOT_ID, SUMMARY_CLOSE_ID, SUMMARY_OPEN_ID
 from story_memory.rolling import Schedule, rolling_story
 
 
@@ -28,8 +27,8 @@ def document_bounds(data: np.ndarray) -> Iterator[tuple[int, int]]:
         yield start, len(data)
 
 
-def document_folds(doc: np.ndarray, tok: Tokenizer, schedule: Schedule) -> list[tuple[int, list[int]]]:
-    """(covered, prefix ids) after each fold of one document, in order. Folds depend only on the tokens, not on
+def document_folds(doc: np.ndarray, tok, schedule: Schedule) -> list[tuple[int, list[int]]]:
+    """(covered, prefix ids) after each fold of one document, in order (`tok`: any model.tokenizer.Tokenizer). Folds depend only on the tokens, not on
     when `catch_up` is called, so one call reads the whole document."""
     story = rolling_story(tok, schedule)
     log: list[dict] = []

@@ -1,0 +1,168 @@
+"""Measuring the rolling memory: probe recall (does the model pick the right fact far past its window?) and the
+context ablation (how much of the value of the previous window does the summary carry?).
+
+Probes (story_memory/probes.py): each candidate (the answer and its distractors) is scored by its summed
+log-likelihood as the continuation of the probe's context; recall@1 is the share of probes whose answer scores
+highest. Two readings of the same probe, side by side:
+- with memory: the context reaches the model exactly as in generation, through `RollingStory` (everything
+  before the window only through the summary);
+- without memory: the last block of tokens alone.
+Whitespace that ends the context is moved onto the candidates (a BPE tokenizer joins a space to the next word).
+Distances are counted in tokens from the end of the fact's last earlier mention to the probe, bucketed in
+multiples of the block size.
+
+Context ablation on documents: the loss of a stretch of `window` tokens given (a) nothing, (b) the rolling
+summary of everything before it, (c) the summary at the same point of a different document, (d) the previous
+`block - window` tokens in full. usefulness = (a - b) / (a - d): 0 means the summary is worth nothing, 1 that it is
+worth the full previous text.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import torch
+import torch.nn.functional as F
+
+from story_memory.documents import document_folds
+from story_memory.rolling import Schedule, rolling_story
+
+MAX_BUCKET = 8  # distances of 8 blocks and more share one bucket
+
+
+def _logprob_sums(model, rows: list[list[int]], spans: list[tuple[int, int]]) -> list[float]:
+    """Summed log-probabilities of rows[i][a:b] (each token given the ones before it), one forward pass."""
+    width = max(len(r) for r in rows)
+    batch = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        batch[i, :len(r)] = torch.tensor(r)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        logits, _ = model(batch.to(device))
+    logp = F.log_softmax(logits.float(), dim=-1).cpu()
+    out = []
+    for i, (a, b) in enumerate(spans):
+        pos = torch.arange(a - 1, b - 1)
+        out.append(float(logp[i, pos, batch[i, a:b]].sum()))
+    return out
+
+
+def bucket_of(distance_tokens: int, block_size: int) -> str:
+    k = distance_tokens // block_size
+    return f"{MAX_BUCKET}+" if k >= MAX_BUCKET else str(k)
+
+
+def score_probe(model, tok, block_size: int, schedule: Schedule | None, probe) -> dict:
+    """{"correct": bool, "scores": [answer, *distractors]} for one probe read with memory (schedule) or without
+    (None), plus the distance in tokens."""
+    context = probe.context.rstrip(" ")
+    space = probe.context[len(context):]
+    ctx = [int(i) for i in tok.encode(context, errors="ignore")]
+    cands = [[int(i) for i in tok.encode(space + c, errors="ignore")] for c in [probe.answer, *probe.distractors]]
+    longest = max(len(c) for c in cands)
+    if schedule is not None:
+        story = rolling_story(tok, schedule)
+        story.catch_up(len(ctx) + longest, lambda a, b: tok.decode(ctx[a:b]))
+        head = story.prefix + ctx[story.covered:]
+    else:
+        head = ctx[max(0, len(ctx) + longest - block_size):]
+    rows = [head + c for c in cands]
+    scores = _logprob_sums(model, rows, [(len(head), len(head) + len(c)) for c in cands])
+    distance = len(tok.encode(probe.context[probe.last_mention:], errors="ignore"))
+    return {"correct": scores[0] > max(scores[1:]), "scores": scores, "distance": distance}
+
+
+def probe_recall(model, tok, block_size: int, schedule: Schedule, probes: Iterable, progress=None) -> dict:
+    """The report of a probe set: with and without memory, recall and recall by distance bucket, chance."""
+    out = {"with_memory": {"hits": 0, "by_distance": {}}, "without_memory": {"hits": 0, "by_distance": {}}}
+    n, chance = 0, 0.0
+    for probe in probes:
+        n += 1
+        chance += 1.0 / (1 + len(probe.distractors))
+        for key, sch in (("with_memory", schedule), ("without_memory", None)):
+            r = score_probe(model, tok, block_size, sch, probe)
+            b = out[key]["by_distance"].setdefault(bucket_of(r["distance"], block_size), [0, 0])
+            b[0] += r["correct"]
+            b[1] += 1
+            out[key]["hits"] += r["correct"]
+        if progress is not None:
+            progress()
+    for key in ("with_memory", "without_memory"):
+        hits = out[key].pop("hits")
+        out[key]["recall"] = round(hits / n, 4) if n else None
+        out[key]["by_distance"] = {k: {"recall": round(h / t, 4), "probes": t}
+                                   for k, (h, t) in sorted(out[key]["by_distance"].items(), key=_bucket_order)}
+    out["chance"] = round(chance / n, 4) if n else None
+    out["probes"] = n
+    return out
+
+
+def _bucket_order(item) -> int:
+    k = item[0]
+    return int(k.rstrip("+"))
+
+
+def recall_beyond(report: dict, key: str, min_blocks: int) -> tuple[float | None, int]:
+    """(recall over the buckets of min_blocks blocks and more, how many probes) from a probe_recall report."""
+    hits = total = 0
+    for k, v in report[key]["by_distance"].items():
+        if int(k.rstrip("+")) >= min_blocks:
+            hits += v["recall"] * v["probes"]
+            total += v["probes"]
+    return (round(hits / total, 4) if total else None), total
+
+
+def _window_loss(model, rows: list[list[int]], window: int) -> float:
+    """Mean loss of the last `window` tokens of each row."""
+    sums = _logprob_sums(model, rows, [(len(r) - window, len(r)) for r in rows])
+    return -sum(sums) / (window * len(rows))
+
+
+def context_ablation(model, tok, schedule: Schedule, docs: list, max_points: int = 200) -> dict:
+    """Losses (a) no context, (b) own summary, (c) another document's summary, (d) the full previous text, over
+    up to max_points fold points of the documents `docs` (token id arrays); and usefulness."""
+    block = schedule.block_size
+    window = schedule.min_window
+    points = []  # (doc index, covered, prefix)
+    folds = [document_folds(d, tok, schedule) for d in docs]
+    for di, (doc, fl) in enumerate(zip(docs, folds)):
+        for covered, prefix in fl:
+            if prefix and covered >= block - window and covered + window <= len(doc):
+                points.append((di, covered, prefix))
+    if len(docs) < 2 or not points:
+        return {"points": 0}
+    step = max(1, len(points) // max_points)
+    points = points[::step][:max_points]
+    losses = {"none": [], "summary": [], "other_summary": [], "full_previous": []}
+    for di, covered, prefix in points:
+        doc = [int(i) for i in docs[di]]
+        target = doc[covered: covered + window]
+        other = _other_prefix(folds, di, _fold_index(folds[di], covered))
+        losses["none"].append(_window_loss(model, [target], window))
+        losses["summary"].append(_window_loss(model, [prefix + target], window))
+        if other:
+            losses["other_summary"].append(_window_loss(model, [other + target], window))
+        losses["full_previous"].append(_window_loss(model, [doc[covered - (block - window): covered] + target],
+                                                    window))
+    mean = {k: (sum(v) / len(v) if v else math.nan) for k, v in losses.items()}
+    gap = mean["none"] - mean["full_previous"]
+    usefulness = (mean["none"] - mean["summary"]) / gap if gap > 0 else math.nan
+    return {"points": len(points), "window": window, **{f"loss_{k}": round(v, 4) for k, v in mean.items()},
+            "usefulness": round(usefulness, 4)}
+
+
+def _other_prefix(folds: list, di: int, k: int) -> list[int] | None:
+    """The k-th summary prefix (or the last there is) of the next document after di that has one."""
+    for oj in range(1, len(folds)):
+        prefixes = [p for _, p in folds[(di + oj) % len(folds)] if p]
+        if prefixes:
+            return prefixes[min(k, len(prefixes) - 1)]
+    return None
+
+
+def _fold_index(folds: list, covered: int) -> int:
+    for k, (c, _) in enumerate(folds):
+        if c == covered:
+            return k
+    return 0
