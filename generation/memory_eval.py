@@ -127,7 +127,7 @@ def context_ablation(model, tok, schedule: Schedule, docs: list, max_points: int
     points = []  # (doc index, covered, prefix)
     folds = [document_folds(d, tok, schedule) for d in docs]
     for di, (doc, fl) in enumerate(zip(docs, folds)):
-        for covered, prefix in fl:
+        for covered, prefix, _ in fl:
             if prefix and covered >= block - window and covered + window <= len(doc):
                 points.append((di, covered, prefix))
     if len(docs) < 2 or not points:
@@ -155,14 +155,14 @@ def context_ablation(model, tok, schedule: Schedule, docs: list, max_points: int
 def _other_prefix(folds: list, di: int, k: int) -> list[int] | None:
     """The k-th summary prefix (or the last there is) of the next document after di that has one."""
     for oj in range(1, len(folds)):
-        prefixes = [p for _, p in folds[(di + oj) % len(folds)] if p]
+        prefixes = [p for _, p, _ in folds[(di + oj) % len(folds)] if p]
         if prefixes:
             return prefixes[min(k, len(prefixes) - 1)]
     return None
 
 
 def _fold_index(folds: list, covered: int) -> int:
-    for k, (c, _) in enumerate(folds):
+    for k, (c, _, _) in enumerate(folds):
         if c == covered:
             return k
     return 0

@@ -40,16 +40,17 @@ class RollingWindow:
         self.n = 0                    # story tokens so far
         self.first_names: set[str] | None = None
         self.names: set[str] = set()
+        self._window_start = 0        # story position of window[0] while a refold runs
 
     def _text_of(self, a: int, b: int) -> str:
-        base = self.story.covered
+        base = self._window_start  # the window is trimmed after catch_up, not between its folds
         return self.tok.decode(self.window[a - base: b - base])
 
     def _refold(self) -> torch.Tensor:
         if self.first_names is None:
             self.first_names = set(find(self.tok.decode(self.window[: self.schedule.block_size]), []).names)
         folds: list[dict] = []
-        before = self.story.covered
+        before = self._window_start = self.story.covered
         self.story.catch_up(self.n, self._text_of, folds)
         del self.window[: self.story.covered - before]
         if self.log is not None:

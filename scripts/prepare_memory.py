@@ -3,7 +3,8 @@
 Each document of processed/{train,val}.bin is read the way generation reads a story (story_memory/rolling.py):
 whenever the window of a `block_size` model would overflow, the oldest `update_every` tokens are folded into a
 summary of at most `budget` tokens. After each fold one example is kept: the summary prefix
-(`<|summary|> ... <|/summary|>`) and the place where the window then starts. The trainer mixes these with plain
+(`<|summary|> ... <|/summary|>`), the place where the window then starts, and its relevance (how many words of
+the summary's facts the window uses: the trainer draws half its memory rows from relevant examples). The trainer mixes these with plain
 windows (its `memory_ratio`). Everything is a pure function of processed/ (itself rebuilt from cleaned/) and the
 settings: re-running gives the same bytes, and with nothing changed there is no work.
 
@@ -40,7 +41,7 @@ from common.ledger import write_manifest
 from common.paths import DatasetPaths
 from story_memory.documents import document_bounds, document_folds
 from model.token_files import SPLITS, load_meta, load_tokenizer, open_tokens
-from story_memory.example_files import (EXAMPLE_COLUMNS, MEMORY_DIR, MEMORY_FORMAT, MEMORY_META, MEMORY_VERSION,
+from story_memory.example_files import (COLUMNS, MEMORY_DIR, MEMORY_FORMAT, MEMORY_META, MEMORY_VERSION,
                                         examples_name, prefixes_name)
 from story_memory.rolling import make_schedule
 from story_memory.summarize import CHARS_PER_BPE_TOKEN, DEFAULT_BUDGET_TOKENS
@@ -93,7 +94,7 @@ def write_split(folder: Path, data: np.ndarray, tok, schedule, dtype: np.dtype, 
         for start, end in tqdm(docs, desc=f"memory: {split}", unit="doc", disable=None):
             last, last_at = None, 0
             rows = []
-            for covered, prefix in document_folds(np.asarray(data[start:end]), tok, schedule):
+            for covered, prefix, rel in document_folds(np.asarray(data[start:end]), tok, schedule):
                 pos = start + covered
                 if not prefix or pos + schedule.block_size + 1 - len(prefix) > len(data):
                     continue
@@ -101,7 +102,7 @@ def write_split(folder: Path, data: np.ndarray, tok, schedule, dtype: np.dtype, 
                     last, last_at = prefix, n_prefix
                     fp.write(np.asarray(prefix, dtype=dtype).tobytes())
                     n_prefix += len(prefix)
-                rows.append((pos, last_at, len(prefix)))
+                rows.append((pos, last_at, len(prefix), rel))
             if rows:
                 fe.write(np.asarray(rows, dtype="<i8").tobytes())
                 n_examples += len(rows)
@@ -146,7 +147,7 @@ def run(cfg: MemoryConfig, paths: DatasetPaths, force: bool = False) -> dict:
     write_json(folder / MEMORY_META, {"format": MEMORY_FORMAT, "version": MEMORY_VERSION, **settings,
                                       "dtype": meta["dtype"], "processed_fingerprint": meta["fingerprint"],
                                       "fingerprint": fingerprint, "splits": splits, "files": files,
-                                      "columns": ["window_start", "prefix_offset", "prefix_length"][:EXAMPLE_COLUMNS]})
+                                      "columns": list(COLUMNS)})
     counts = {"examples": sum(s["examples"] for s in splits.values()),
               "val_examples": splits["val"]["examples"], **settings, "unchanged": False}
     log.info(f"memory: {counts['examples']:,} examples, block {settings['block_size']}, budget {settings['budget']}")

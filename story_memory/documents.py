@@ -13,6 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from common.text_format import EOT_ID, SUMMARY_CLOSE_ID, SUMMARY_OPEN_ID
+from story_memory.example_files import relevance
 from story_memory.rolling import Schedule, rolling_story
 
 
@@ -27,8 +28,8 @@ def document_bounds(data: np.ndarray) -> Iterator[tuple[int, int]]:
         yield start, len(data)
 
 
-def document_folds(doc: np.ndarray, tok, schedule: Schedule) -> list[tuple[int, list[int]]]:
-    """(covered, prefix ids) after each fold of one document, in order (`tok`: any model.tokenizer.Tokenizer). Folds depend only on the tokens, not on
+def document_folds(doc: np.ndarray, tok, schedule: Schedule) -> list[tuple[int, list[int], int]]:
+    """(covered, prefix ids, relevance of the window that follows) after each fold of one document, in order (`tok`: any model.tokenizer.Tokenizer). Folds depend only on the tokens, not on
     when `catch_up` is called, so one call reads the whole document."""
     story = rolling_story(tok, schedule)
     log: list[dict] = []
@@ -36,5 +37,8 @@ def document_folds(doc: np.ndarray, tok, schedule: Schedule) -> list[tuple[int, 
     out = []
     for entry in log:
         s = entry["summary"]
-        out.append((entry["covered"], [SUMMARY_OPEN_ID, *story.encode(s), SUMMARY_CLOSE_ID] if s else []))
+        prefix = [SUMMARY_OPEN_ID, *story.encode(s), SUMMARY_CLOSE_ID] if s else []
+        covered = entry["covered"]
+        window = tok.decode(doc[covered: covered + schedule.block_size - len(prefix)])
+        out.append((covered, prefix, relevance(s, window) if s else 0))
     return out

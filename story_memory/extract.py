@@ -158,11 +158,11 @@ def _first_alpha(words: list[str]) -> int:
     return next((k for k, x in enumerate(words) if x[0].isalpha()), 0)
 
 
-def inner_names(text: str) -> set[str]:
+def inner_names(text: str | list[list[str]]) -> set[str]:
     """Capitalised words that appear inside a sentence (not first), or first in two sentences: evidence that a
     first word is a name."""
     found, openers = set(), set()
-    for words in _sentences(text):
+    for words in (_sentences(text) if isinstance(text, str) else text):
         first = _first_alpha(words)
         for w in words[first + 1:]:
             if _is_cap(w):
@@ -212,8 +212,8 @@ def find(text: str, known_names: list[str], last_topic: str = "") -> Findings:
     """The names and facts of `text`; `known_names` are the characters a summary already holds (they count as
     names even sentence-first), `last_topic` the character the text before was about (for leading pronouns)."""
     known = set(known_names)
-    inner = inner_names(text)
     sentences = _sentences(text)
+    inner = inner_names(sentences)
     people = _people(sentences, known, inner)
     out = Findings()
     topic = last_topic

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from common.text_format import SUMMARY_CLOSE_ID, SUMMARY_OPEN_ID
-from story_memory.summarize import update
+from story_memory.summarize import update_parsed
+from story_memory.summary import Summary
 
 MAX_PENDING_CHARS = 2000  # an unfinished "sentence" longer than this is summarised as it is
 _SENTENCE_END = re.compile(r"[.!?][\"”’')\]]*(?=\s)|\n")
@@ -73,6 +74,7 @@ class RollingMemory:
     def __init__(self, budget: int, count: Callable[[str], int] = len):
         self.budget, self.count = budget, count
         self.summary = ""
+        self._parsed = Summary()  # = Summary.parse(self.summary), kept to save parsing it at every fold
         self.pending = ""
         self.topic = ""
         self.updates = 0
@@ -81,7 +83,8 @@ class RollingMemory:
         """Fold the text that just left the window into the summary; returns the new summary."""
         complete, self.pending = _split_complete(self.pending + evicted)
         if complete.strip():
-            self.summary, self.topic = update(self.summary, complete, self.budget, self.count, self.topic)
+            self._parsed, self.summary, self.topic = update_parsed(self._parsed, complete, self.budget, self.count,
+                                                                   self.topic)
         self.updates += 1
         return self.summary
 

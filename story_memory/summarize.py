@@ -105,3 +105,14 @@ def update(previous: str, text: str, budget: int, count: Callable[[str], int] = 
     summary = Summary.parse(previous)
     topic = merge(summary, text, last_topic)
     return compress(summary, budget, count), topic
+
+
+def update_parsed(summary: Summary, text: str, budget: int, count: Callable[[str], int] = len,
+                  last_topic: str = "") -> tuple[Summary, str, str]:
+    """`update` on an already parsed summary (changed in place; saves parsing the text every time): (the
+    summary, its text, the topic). The summary equals Summary.parse(text), as `update` would see it next."""
+    topic = merge(summary, text, last_topic)
+    rendered = compress(summary, budget, count)
+    if rendered != summary.render():  # cut by the last-resort rule: the text is what counts
+        summary = Summary.parse(rendered)
+    return summary, rendered, topic

@@ -3,7 +3,8 @@ trained to write (their targets are -1, ignored by the loss).
 
 The examples are the memory step's files (`scripts/prepare_memory.py`, format in story_memory/example_files.py);
 they were cut for one block size, which must be the model's. A batch of n rows holds round(memory_ratio * n)
-memory examples (drawn uniformly with the run's batch generator, so resume stays bit-for-bit) and plain windows.
+memory examples (drawn with the run's batch generator, so resume stays bit-for-bit: half uniformly, half among
+the examples whose window uses a fact of their summary) and plain windows.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class MemoryExamples:
     examples: np.ndarray   # [n, 3] int64 (window start, prefix offset, prefix length)
     prefixes: np.ndarray   # prefix ids
     settings: dict         # block_size, budget, update_every
+    relevant: torch.Tensor  # indices of the examples with relevance > 0
 
 
 def load_memory_examples(processed: Path, meta: dict, split: str, block_size: int) -> MemoryExamples:
@@ -49,7 +51,8 @@ def load_memory_examples(processed: Path, meta: dict, split: str, block_size: in
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"{folder}: {e}: {fix}") from None
     settings = {k: mmeta[k] for k in ("block_size", "budget", "update_every")}
-    return MemoryExamples(examples, prefixes, settings)
+    relevant = np.flatnonzero(np.asarray(examples[:, 3]) > 0) if len(examples) else np.zeros(0, dtype=np.int64)
+    return MemoryExamples(examples, prefixes, settings, torch.from_numpy(relevant.astype(np.int64)))
 
 
 def sample_mixed(data: np.ndarray, memory: MemoryExamples | None, n: int, block_size: int, ratio: float,
@@ -60,7 +63,13 @@ def sample_mixed(data: np.ndarray, memory: MemoryExamples | None, n: int, block_
     plain = sample_windows(data, n - k, block_size, gen) if n - k else None
     if not k:
         return plain, prefix_lens
-    picks = torch.randint(len(memory.examples), (k,), generator=gen).tolist()
+    # Half the memory rows come from the examples whose window uses a fact of their summary (relevance > 0):
+    # reading the summary pays only there, and such windows are a small share of a story (where facts come back).
+    relevant = memory.relevant
+    k_rel = k // 2 if len(relevant) else 0
+    picks = torch.randint(len(memory.examples), (k - k_rel,), generator=gen).tolist()
+    if k_rel:
+        picks += relevant[torch.randint(len(relevant), (k_rel,), generator=gen)].tolist()
     rows = []
     for i, e in enumerate(picks):
         row, plen = build_row(data, memory.prefixes, memory.examples[e], block_size)
