@@ -185,6 +185,15 @@ def point_at_trained_model(configs: dict, profile: dict, source: str) -> dict:
     return {**configs, **{s: dataclasses.replace(configs[s], checkpoint=str(out)) for s in readers}}
 
 
+def memory_block_from_train(configs: dict, profile: dict, source: str) -> dict:
+    """A memory step without its own block_size cuts examples for the block of the profile's train section."""
+    if "memory" not in configs or configs["memory"].block_size or "train" not in profile:
+        return configs
+    from training import train
+    block = train.apply_preset(stage_config(train, "train", profile, source)).block_size
+    return {**configs, "memory": dataclasses.replace(configs["memory"], block_size=block)}
+
+
 def run_pipeline(argv: list[str] | None = None) -> int:
     """Run the planned stages; return the process exit code."""
     args = parse_args(argv)
@@ -196,6 +205,7 @@ def run_pipeline(argv: list[str] | None = None) -> int:
         modules = {s: importlib.import_module(STAGE_MODULES[s]) for s in plan}
         configs = {s: stage_config(modules[s], s, profile, str(profile_path)) for s in plan}  # checks early
         configs = point_at_trained_model(configs, profile, str(profile_path))
+        configs = memory_block_from_train(configs, profile, str(profile_path))
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)
         return 2
@@ -212,6 +222,7 @@ def run_pipeline(argv: list[str] | None = None) -> int:
                 filled = fill_placeholders(profile, placeholders)
                 configs = {s: stage_config(modules[s], s, filled, str(profile_path)) for s in plan}
                 configs = point_at_trained_model(configs, filled, str(profile_path))
+                configs = memory_block_from_train(configs, filled, str(profile_path))
             # Statistics come after the data stages, so a story printed by generate is the run's last output.
             cut = next((i for i, s in enumerate(plan) if STAGES.index(s) > STAGES.index(DATA_STAGES_END)),
                        len(plan))

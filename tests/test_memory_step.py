@@ -268,3 +268,14 @@ def test_training_errors_are_one_line(built, tmp_path, capsys):
                      "--dataset-dir", str(paths.root)])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "block_size 64" in err and "Traceback" not in err
+
+
+def test_a_dataset_never_given_the_memory_step_trains_without_memory_and_says_so(built, tmp_path, caplog):
+    copy = fresh_copy(built, tmp_path)
+    shutil.rmtree(copy.processed / MEMORY_DIR)  # as after a plain prepare: the presets' memory_ratio still works
+    with caplog.at_level("WARNING", logger="miniature_memory.train"):
+        counts = train.run(cfg_of(max_iters=2, memory_ratio=0.5, out_dir=str(tmp_path / "plain")), copy)
+    assert counts["steps"] == 2
+    assert any("WITHOUT memory examples" in r.getMessage() and "prepare_memory.py --block-size 64" in r.getMessage()
+               for r in caplog.records)
+    assert read_state(tmp_path / "plain" / LAST)["memory"] is None

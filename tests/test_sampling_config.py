@@ -15,14 +15,16 @@ SHARED = [f.name for f in dataclasses.fields(SamplingConfig)]
 COMMANDS = {"generate": generate, "evaluate": evaluate}
 CONFIGS = {"generate": generate.GenerateConfig, "evaluate": evaluate.EvaluateConfig}
 
-# --dry-run of each command with no flags, as printed before the merge (every key, value and default)
+# --dry-run of each command with no flags, as printed before the merge (every key, value and default), plus the
+# memory keys added since by the rolling-summary work (issue 12)
 DRY_RUN = {
     "generate": {"checkpoint": "", "device": "cpu", "dtype": "fp32", "max_new_tokens": 500, "num_samples": 1,
+                 "memory": "auto", "memory_log": "",
                  "out_file": "", "pinned": 0, "prompt": "", "prompt_file": "", "repetition_penalty": 1.1,
                  "repetition_window": 256, "seed": 1337, "stats_json": "", "stop_at_eot": True, "stream": False,
                  "temperature": 0.8, "threads": 1, "top_k": 0, "top_p": 0.95},
     "evaluate": {"batch_size": 8, "checkpoint": "", "device": "cpu", "dtype": "fp32", "max_eval_tokens": 100000,
-                 "max_new_tokens": 300, "num_samples": 8, "repetition_penalty": 1.1, "repetition_window": 256,
+                 "max_new_tokens": 300, "num_samples": 8, "memory": "auto", "memory_probes": "", "repetition_penalty": 1.1, "repetition_window": 256,
                  "report_dir": "", "seed": 1337, "temperature": 0.8, "top_k": 0, "top_p": 0.95},
 }
 

@@ -9,6 +9,7 @@ the examples whose window uses a fact of their summary) and plain windows.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,17 @@ import torch
 
 from common.config import UserError
 from common.fsio import read_json
-from story_memory.example_files import (MEMORY_DIR, MEMORY_FORMAT, MEMORY_META, MEMORY_VERSION, build_row,
-                                        open_examples)
+from story_memory.example_files import (
+    MEMORY_DIR,
+    MEMORY_FORMAT,
+    MEMORY_META,
+    MEMORY_VERSION,
+    build_row,
+    open_examples,
+)
 from training.step import sample_windows
+
+log = logging.getLogger("miniature_memory.train")
 
 
 @dataclass
@@ -30,11 +39,16 @@ class MemoryExamples:
     relevant: torch.Tensor  # indices of the examples with relevance > 0
 
 
-def load_memory_examples(processed: Path, meta: dict, split: str, block_size: int) -> MemoryExamples:
-    """The memory examples of a split; UserError when the memory step has not run (for these data and this
-    block size)."""
+def load_memory_examples(processed: Path, meta: dict, split: str, block_size: int) -> MemoryExamples | None:
+    """The memory examples of a split. None (with a warning: the run trains without memory) when the memory
+    step never ran on this dataset; UserError when its files are there but unusable (an interrupted step, older
+    data, another block size), since then the user asked for them."""
     folder = Path(processed) / MEMORY_DIR
     fix = f"run the memory step: python scripts/prepare_memory.py --block-size {block_size}"
+    if not folder.exists():
+        log.warning(f"train: memory_ratio > 0 but {folder} does not exist: training WITHOUT memory examples "
+                    f"(to train with them, {fix})")
+        return None
     try:
         mmeta = read_json(folder / MEMORY_META)
     except ValueError:
