@@ -39,7 +39,7 @@ from bench.conditions import format_conditions, measure_conditions
 from demo.probes import demo_probe_records
 from demo.stories import generate_story
 from generation.inference import generate_ids, load_model
-from generation.memory_eval import context_ablation, probe_recall, recall_beyond
+from generation.memory_eval import context_ablation, in_window_recall, probe_recall, recall_beyond
 from generation.memory_window import schedule_of
 from generation.sampling_config import SampleConfig
 from model.token_files import load_meta, open_tokens
@@ -259,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in r["with_memory"]["by_distance"].items():
                 print(f"  {k:>3} blocks: {v['probes']:4d} probes  with {v['recall']:.3f}  without "
                       f"{r['without_memory']['by_distance'][k]['recall']:.3f}")
+            iw = in_window_recall(lm.model, lm.tokenizer, block, probes)
+            row["in_window"] = iw
+            print(f"in-window recall (the answer's sentence inside the window, no memory): {iw['recall']} over "
+                  f"{iw['probes']} probes (chance {iw['chance']}): what reading a perfect summary could reach")
         if "ablation" not in args.skip and args.dataset_dir:
             docs = val_documents(Path(args.dataset_dir), args.ablation_docs)
             a = context_ablation(lm.model, lm.tokenizer, schedule, docs, args.ablation_points)

@@ -11,6 +11,9 @@ Whitespace that ends the context is moved onto the candidates (a BPE tokenizer j
 Distances are counted in tokens from the end of the fact's last earlier mention to the probe, bucketed in
 multiples of the block size.
 
+In-window recall (a diagnostic): the same probes rebuilt so the answer's sentence sits inside the window; it
+tells whether the model can copy a name it just read, which reading a summary needs first.
+
 Context ablation on documents: the loss of a stretch of `window` tokens given (a) nothing, (b) the rolling
 summary of everything before it, (c) the summary at the same point of a different document, (d) the previous
 `block - window` tokens in full. usefulness = (a - b) / (a - d): 0 means the summary is worth nothing, 1 that it is
@@ -19,6 +22,7 @@ worth the full previous text.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Iterable
 
@@ -96,6 +100,42 @@ def probe_recall(model, tok, block_size: int, schedule: Schedule, probes: Iterab
     out["chance"] = round(chance / n, 4) if n else None
     out["probes"] = n
     return out
+
+
+def answer_sentence(text: str, answer: str) -> str | None:
+    """The sentence of `text` where `answer` first occurs (cut after '.', '!', '?' or a newline), or None."""
+    i = text.find(answer)
+    if i < 0:
+        return None
+    start = 0
+    for mark in (". ", "! ", "? ", "\n"):
+        j = text.rfind(mark, 0, i)
+        if j >= 0:
+            start = max(start, j + len(mark))
+    end = len(text)
+    for mark in (".", "!", "?", "\n"):
+        j = text.find(mark, i + len(answer))
+        if j >= 0:
+            end = min(end, j + 1)
+    return text[start:end].strip()
+
+
+def in_window_recall(model, tok, block_size: int, probes: Iterable, tail_chars: int = 80) -> dict:
+    """Can the model copy at all? Each probe rebuilt short: the sentence that first gave the answer, a blank line,
+    then the probe's last `tail_chars` characters, all inside one window, scored without memory. Near chance here
+    means the model does not yet copy a name it read a sentence earlier, so no summary can help it either."""
+    hits = n = 0
+    chance = 0.0
+    for probe in probes:
+        sentence = answer_sentence(probe.context, probe.answer)
+        if sentence is None:
+            continue
+        short = dataclasses.replace(probe, context=sentence + "\n\n" + probe.context[-tail_chars:], last_mention=0)
+        hits += score_probe(model, tok, block_size, None, short)["correct"]
+        chance += 1.0 / (1 + len(probe.distractors))
+        n += 1
+    return {"recall": round(hits / n, 4) if n else None, "chance": round(chance / n, 4) if n else None,
+            "probes": n}
 
 
 def _bucket_order(item) -> int:

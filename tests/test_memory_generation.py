@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from common.config import build_config
 from common.text_format import SUMMARY_CLOSE, SUMMARY_CLOSE_ID, SUMMARY_OPEN, SUMMARY_OPEN_ID
 from generation.inference import generate_ids, load_model
-from generation.memory_eval import bucket_of, probe_recall, score_probe
+from generation.memory_eval import answer_sentence, bucket_of, in_window_recall, probe_recall, score_probe
 from generation.memory_window import RollingWindow, schedule_of
 from generation.sampling_config import SampleConfig
 from model.checkpoint import LAST, save_checkpoint
@@ -308,6 +308,26 @@ def test_probe_recall_report_and_chance():
     assert int(bucket.rstrip("+")) >= 4  # the fact is many windows back
     assert rep["with_memory"]["by_distance"] == {bucket: {"recall": 1.0, "probes": 2}}
     assert rep["without_memory"]["by_distance"] == {bucket: {"recall": 0.0, "probes": 2}}
+
+
+class BlindModel(CopyModel):
+    """Reads nothing: the same log-probability for every token everywhere."""
+
+    def forward(self, idx, targets=None):
+        return torch.zeros((*idx.shape, self.vocab)), None
+
+
+def test_in_window_recall_tells_a_model_that_copies_from_one_that_cannot():
+    tok = story_tok()
+    assert answer_sentence(PET_STORY, "Pip") == "Mia lived in Ashford with her cat, Pip."
+    assert answer_sentence(PET_STORY, "Rusty") == "Leo looked after a dog named Rusty."
+    assert answer_sentence(PET_STORY, "Zed") is None
+    probes = [pet_probe(), Probe(PET_STORY[:-len("whose name was ")] + "named ", "Pip", ["Rusty", "Clover"], 0),
+              Probe("no answer here", "Zed", ["Bob"], 0)]  # skipped: the answer is never given
+    copy = in_window_recall(CopyModel(tok.vocab_size), tok, RBLOCK, probes)
+    assert copy == {"recall": 1.0, "chance": pytest.approx(1 / 3, abs=1e-4), "probes": 2}
+    # Pip and Bob score the same for a model that reads nothing, so the answer does not win
+    assert in_window_recall(BlindModel(tok.vocab_size), tok, RBLOCK, probes[:1])["recall"] == 0.0
 
 
 # ------------------------------------------------------------------------------------------- evaluate.py

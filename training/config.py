@@ -70,6 +70,9 @@ class TrainConfig:
     # --- rolling summary memory (story_memory/, the memory step) ---------------------------------------------
     memory_ratio: float = opt(0.0, "share of each batch's rows that are memory examples (a summary prefix, then "
                                    "the story); 0 = off. Needs the memory step run for this block_size")
+    copy_warmup_iters: int = opt(0, "during the first this many steps, half of each batch's rows are a span of the "
+                                    "text written twice, so the model learns early to copy what it read (names "
+                                    "from its window and its summary); 0 = off (training/copy_rows.py)")
     # --- evaluation, checkpoints, logs ------------------------------------------------------------------------
     eval_interval: int = opt(100, "evaluate train/val loss (and save a checkpoint) every this many steps")
     eval_iters: int = opt(20, "fixed, seeded batches per split in each evaluation")
@@ -172,6 +175,8 @@ def check_config(cfg: TrainConfig) -> None:
     for key in ("beta1", "beta2"):
         if not 0 <= getattr(cfg, key) < 1:
             raise UserError(f"{key} must be in [0, 1), got {getattr(cfg, key)}")
+    if cfg.copy_warmup_iters < 0:
+        raise UserError(f"copy_warmup_iters must be >= 0, got {cfg.copy_warmup_iters}")
     if not 0 <= cfg.memory_ratio <= 1:
         raise UserError(f"memory_ratio must be between 0 and 1, got {cfg.memory_ratio}")
     if cfg.param_dtype not in ("float32", "bfloat16"):

@@ -28,6 +28,7 @@ from training.resume import (check_resume_shape, check_tokenizer_growth, python_
                              set_python_numpy_rng)
 from training.runtime import (DTYPES, Dist, autocast_dtype, check_memory, configure_backends, current_rss_mb,
                               default_max_ram_mb, default_threads, pick_device, set_malloc_mmap_threshold)
+from training.copy_rows import with_copy_rows
 from training.memory_batches import load_memory_examples, mask_prefix_targets, sample_mixed
 from training.step import EVAL_SEED_OFFSET, build_model, eval_starts, lr_at, make_optimizer, to_device
 
@@ -192,6 +193,8 @@ class Trainer:
         for micro in range(cfg.grad_accum):
             rows, prefix_lens = sample_mixed(self.data["train"], self.memory, cfg.batch_size, cfg.block_size,
                                              cfg.memory_ratio, self.gen)
+            if self.step < cfg.copy_warmup_iters:
+                rows, prefix_lens = with_copy_rows(rows, prefix_lens, self.data["train"], cfg.block_size, self.gen)
             x, y = to_device(rows, self.device)
             y = mask_prefix_targets(y, prefix_lens)
             last = micro == cfg.grad_accum - 1
