@@ -82,6 +82,8 @@ COMMANDS = {
     "python run.py --config my-web-profile.yaml --from fetch": Skip("the reader's own web profile: needs the network"),
     "python bench/train.py": Skip("a ~12-minute benchmark; tests/test_bench_train.py runs its --quick mode"),
     "python bench/generate.py": Skip("a ~6-minute benchmark of the generation speed, memory and dtype costs"),
+    "python bench/memory.py --checkpoint tiny=training/out/tiny --dataset-dir dataset --max-probes 300":
+        Skip("a ~5-minute benchmark of a trained model; tests/test_memory_generation.py runs it on a tiny one"),
 }
 # Example paths in the docs -> where the test puts them (relative to the temporary folder).
 PATHS = {"/data/stories": "ds", "training/out": "out"}

@@ -359,3 +359,27 @@ def test_evaluate_memory_probes_end_to_end(runs, tmp_path, capsys):
                         str(tmp_path / "none.jsonl"), "--num-samples", "0"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "not found" in err
+
+
+# ------------------------------------------------------------------------------------------- bench/memory.py
+def test_bench_memory_measures_every_figure_and_prints_the_targets(runs, tmp_path, capsys):
+    from bench import memory as bench_memory
+    out = tmp_path / "bench.json"
+    rc = bench_memory.main(["--checkpoint", f"mem={runs.mem}", "--checkpoint", f"plain={runs.plain}",
+                            "--dataset-dir", str(runs.paths.root), "--demo-stories", "2", "--max-probes", "6",
+                            "--ablation-docs", "3", "--ablation-points", "6", "--long-tokens", "1200",
+                            "--stories", "1", "--story-tokens", "200", "--threads", "1", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["conditions"]["dtype"] == "fp32"
+    assert report["summarizer"]["ms_per_1000_chars"] > 0
+    assert "plain" not in report["models"] and "was not trained with memory; skipped" in text
+    row = report["models"]["mem"]
+    assert row["probes"]["probes"] == 6 and 0 <= row["probes"]["with_memory"]["recall"] <= 1
+    assert 0 <= row["in_window"]["recall"] <= 1 and row["in_window"]["probes"] == 6
+    assert row["ablation"]["points"] > 0 and row["ablation"]["loss_none"] > 0
+    assert set(row["stories"]) == {"with_memory", "without_memory"}
+    for mode in ("rolling", "off"):
+        assert row["resources"][mode]["1000"]["rss_mb"] > 0 and row["resources"][mode]["overall_tokens_per_s"] > 0
+    assert "targets (issue 12):" in text and "(target >= 0.8)" in text and "(target > 0.1)" in text
