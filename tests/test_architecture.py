@@ -3,7 +3,7 @@
 Every import in every project file is read with `ast` (those inside functions too, since a lazy import is still a
 dependency), resolved to a project module, and checked against the layers of ARCHITECTURE.md:
 
-    run.py -> scripts -> (scraper | corpus | training | generation) -> (model | demo | story_memory) -> common
+    run.py -> scripts -> (scraper | corpus | training | generation | chat) -> (model | demo | story_memory) -> common
 
 A package may import its own modules and any package of a lower layer; packages of one layer do not import each
 other; bench/ may import everything but commands. Tests are free to import anything (they test the commands).

@@ -1,0 +1,97 @@
+"""What the memory brings to a new message: the recent turns of the current session, plus the stored messages
+and summaries that best match the new message, ranked by BM25 (FTS5) and, when an embedder is given, by cosine
+similarity of dense vectors, fused by reciprocal rank.
+
+Why this shape: independent runs of the DMR and LongMemEval tests found that keeping every message raw and
+retrieving with BM25 (plus vectors) beats extracting facts at write time; reciprocal-rank fusion needs no score
+calibration between BM25 and cosine. Brute-force cosine in numpy is fast enough to ~100k messages.
+Retrieved memories are returned oldest first, so a later correction ("actually, she is called Tilly") comes
+after what it corrects, the order the model saw in training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from chat.store import MemoryStore, Message
+
+RRF_K = 60  # reciprocal-rank fusion constant (the usual value): score = sum over rankings of 1 / (RRF_K + rank)
+
+
+@dataclass(frozen=True)
+class Memory:
+    kind: str          # "message" or "summary"
+    id: int
+    session_id: str
+    text: str
+    role: str          # the message's role; "summary" for a summary
+    created_at: str
+    score: float       # fused score (higher is better)
+
+
+@dataclass
+class Retrieved:
+    recent: list[Message]                               # the current session's last turns, oldest first
+    memories: list[Memory] = field(default_factory=list)  # the best matches outside those turns, oldest first
+
+
+Embedder = Callable[[list[str]], np.ndarray]  # texts -> [n, d] float32 vectors
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    k: int = 6            # memories returned at most
+    recent: int = 8       # last messages of the current session always included
+    candidates: int = 30  # depth of each ranking before fusion
+
+
+def dense_ranking(store: MemoryStore, embedder: Embedder, query: str, depth: int,
+                  skip: set[int]) -> list[int]:
+    """Message ids by cosine similarity to the query (best first), over every message with an embedding."""
+    ids, blobs = store.embeddings()
+    if not ids:
+        return []
+    matrix = np.stack([np.frombuffer(b, dtype=np.float32) for b in blobs])
+    q = embedder([query])[0].astype(np.float32)
+    sims = matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q) + 1e-12)
+    order = np.argsort(-sims, kind="stable")
+    return [ids[i] for i in order if ids[i] not in skip][:depth]
+
+
+def retrieve(store: MemoryStore, query: str, session_id: str | None, cfg: RetrievalConfig = RetrievalConfig(),
+             embedder: Embedder | None = None) -> Retrieved:
+    """The recent turns of `session_id` (none when None) and up to cfg.k fused matches for `query`."""
+    recent = store.recent(session_id, cfg.recent) if session_id is not None and cfg.recent else []
+    skip = {m.id for m in recent}
+    fused: dict[tuple[str, int], float] = {}
+    found: dict[tuple[str, int], Memory] = {}
+
+    def add_ranking(keys: list[tuple[str, int]]) -> None:
+        for rank, key in enumerate(keys, 1):
+            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+
+    hits = [(m, s) for m, s in store.search_messages(query, cfg.candidates + len(skip)) if m.id not in skip]
+    for m, _ in hits:
+        found[("message", m.id)] = Memory("message", m.id, m.session_id, m.content, m.role, m.created_at, 0.0)
+    add_ranking([("message", m.id) for m, _ in hits[: cfg.candidates]])
+    sums = store.search_summaries(query, cfg.candidates)
+    for s, _ in sums:
+        found[("summary", s.id)] = Memory("summary", s.id, s.session_id, s.summary, "summary", s.created_at, 0.0)
+    add_ranking([("summary", s.id) for s, _ in sums])
+    if embedder is not None:
+        dense = dense_ranking(store, embedder, query, cfg.candidates, skip)
+        missing = [i for i in dense if ("message", i) not in found]
+        if missing:
+            for m in store.messages_by_id(missing):
+                found[("message", m.id)] = Memory("message", m.id, m.session_id, m.content, m.role, m.created_at,
+                                                  0.0)
+        add_ranking([("message", i) for i in dense])
+    best = sorted(fused, key=lambda key: (-fused[key], key))[: cfg.k]
+    memories = [dataclasses.replace(found[key], score=round(fused[key], 6)) for key in best]
+    memories.sort(key=lambda m: (m.created_at, m.kind, m.id))
+    return Retrieved(recent, memories)
+
