@@ -30,14 +30,14 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import torch
 import torch.nn as nn
 
 from common.config import UserError
 from common.paths import training_out_dir
-from common.text_format import SUMMARY_CLOSE, SUMMARY_OPEN
+from common.text_format import NOT_IN_STORIES
 from generation.kv_decoder import KVDecoder, rope_rows  # noqa: F401  (KVDecoder: tests import it from here)
 from generation.memory_window import RollingWindow
 from generation.quantize import DTYPES, Int8Linear, TransposedLinear
@@ -184,11 +184,12 @@ class SlidingWindow:
 
 def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sample: SampleConfig,
                  seed: int = 1337, pinned: int = 0, memory: Schedule | None = None,
-                 memory_log: list | None = None) -> Iterator[int]:
+                 memory_log: list | None = None, allow: Iterable[int] = ()) -> Iterator[int]:
     """Yield up to `max_new_tokens` new ids one at a time after `prompt_ids` (empty: start as after an
     <|endoftext|>), KV-cached, no cap at block_size. With `memory` (a rolling schedule, see
     generation/memory_window.py) the text that leaves the window is folded into a summary the model reads;
-    `memory_log` then gets one record per fold. Same seed/model/flags (and thread count) = same ids."""
+    `memory_log` then gets one record per fold. `allow`: special ids to let through that a story never holds
+    (NOT_IN_STORIES; a chat allows its role tags). Same seed/model/flags (and thread count) = same ids."""
     tok = lm.tokenizer
     vocab = tok.vocab_size
     prompt = [int(i) for i in prompt_ids] or [tok.eot_id]
@@ -199,10 +200,10 @@ def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sa
     recent = RecentTokens(sample.repetition_window)
     for t in prompt:
         recent.add(t)
-    # Placeholder specials (<|reserved_N|>) mean nothing yet: a young model gives them some probability, and
-    # they would print as literal tags in the story; so would the summary tags, which only the prefix holds.
-    specials = getattr(tok, "specials", ())
-    banned = [i for i, s in enumerate(specials) if s.startswith("<|reserved") or s in (SUMMARY_OPEN, SUMMARY_CLOSE)]
+    # A young model gives some probability to tags a story never holds (placeholders, chat tags, the summary
+    # tags only the prefix holds); they would print as literal tags in the story.
+    allowed = set(allow)
+    banned = [i for i in NOT_IN_STORIES if i < vocab and i not in allowed]
     window = RollingWindow(lm.model, tok, memory, memory_log) if memory is not None else \
         SlidingWindow(lm.model, pinned)
     with torch.no_grad():

@@ -26,6 +26,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from common.text_format import is_known_special
 from model.tokenizer import (EOT_ID, NUM_SPECIAL, SPECIAL_TOKENS, UnknownCharError, _check_specials,
                                 description_fingerprint)
 
@@ -169,15 +170,17 @@ class BPETokenizer:
     """A trained byte-level BPE (`tokenizers` library) with the 16 specials at ids 0..15."""
 
     grows = False
-    specials = SPECIAL_TOKENS
 
     def __init__(self, tok):
         """Wrap a `tokenizers.Tokenizer`; ValueError unless it is one `train_bpe` makes."""
         from tokenizers import models
         if not isinstance(tok.model, models.BPE):
             raise ValueError("not a BPE tokenizer")
-        if [tok.token_to_id(s) for s in SPECIAL_TOKENS] != list(range(NUM_SPECIAL)):
+        # A tokenizer trained before the chat tags had names holds placeholders at those ids: still valid.
+        specials = tuple(tok.id_to_token(i) or "" for i in range(NUM_SPECIAL))
+        if not all(is_known_special(i, s) for i, s in enumerate(specials)):
             raise ValueError("the special tokens are not at ids 0..15 (not made by scripts/train_tokenizer.py)")
+        self.specials = specials
         self._tok = tok
         self.json = tok.to_str()  # the library's canonical JSON: what the fingerprint and to_dict describe
         self._vocab_size = tok.get_vocab_size(with_added_tokens=True)
@@ -251,7 +254,7 @@ class BPETokenizer:
         return all(new_vocab.get(t) == i for t, i in old._tok.get_vocab(with_added_tokens=True).items())
 
     def to_dict(self) -> dict:
-        return {"type": "bpe", "version": 1, "specials": list(SPECIAL_TOKENS), "vocab_size": self._vocab_size,
+        return {"type": "bpe", "version": 1, "specials": list(self.specials), "vocab_size": self._vocab_size,
                 "json": self.json, "fingerprint": self.fingerprint}
 
     @classmethod

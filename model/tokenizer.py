@@ -5,7 +5,9 @@ Ids 0..15 are special strings, each encoded as ONE id wherever it appears in a t
     0 `<|endoftext|>`  end of a document (prepare puts it after every document)
     1 `* * *`          scene break (the cleaner normalises every scene-break line to exactly this)
     2 `<|summary|>`    3 `<|/summary|>`    4 `<SCENE>`    5 `<POV>`    6 `<TONE>`   control tags
-    7..15 `<|reserved_7|>` ... `<|reserved_15|>`: placeholders, so later control tags need no renumbering
+    7..10 the chat tags `<|memory|>`, `<|/memory|>`, `<|user|>`, `<|assistant|>` (`<|reserved_N|>` in tokenizers
+    made before they had names); 11..15 `<|reserved_11|>` ... `<|reserved_15|>`: placeholders, so later control
+    tags need no renumbering
 
 Characters start at id 16, in the order they were first added. `add_chars` only ever appends, so a tokenizer
 saved with a dataset (meta.json) or a checkpoint keeps every old id when new data brings new characters.

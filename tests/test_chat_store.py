@@ -139,23 +139,31 @@ def test_export_then_import_gives_the_same_memory(store, tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     with MemoryStore(tmp_path / "copy.db") as copy:
         counts = copy.import_records(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
-        assert counts == {"sessions": 2, "messages": 3, "summaries": 1}
+        assert counts == {"sessions": 2, "messages": 3, "summaries": 1, "skipped_sessions": 0}
         assert list(copy.export_records()) == records  # same sessions, messages, summaries, times
         assert copy.search_messages("Clover", 1)[0][0].content == "My pet rabbit is Clover."
-        before = list(copy.export_records())
-        with pytest.raises(StoreError, match="already exists"):
-            copy.import_records(records)  # all or nothing
-        assert list(copy.export_records()) == before
+        again = copy.import_records(records)  # the same file twice adds nothing
+        assert again == {"sessions": 0, "messages": 0, "summaries": 0, "skipped_sessions": 2}
+        assert list(copy.export_records()) == records
+    with MemoryStore(tmp_path / "busy.db") as busy:  # another memory that also has a session "first"
+        mine = busy.new_session("first")
+        chat(busy, mine, "I play the flute.")
+        assert busy.import_records(records)["sessions"] == 2
+        assert [s.id for s in busy.sessions()] == ["first", "first-2", "s2"]
+        assert [m.content for m in busy.messages("first-2")] == ["My pet rabbit is Clover.", "Clover is a sweet name."]
+        assert busy.summaries("first-2")[0].message_count == 2
     with MemoryStore(tmp_path / "bad.db") as bad:
         for recs, match in [([{"type": "header", "format": "other"}], "not a miniature-memory"),
                             ([{"type": "photo"}], "unknown record type"),
                             ([{"type": "session"}], "missing or bad field"),
+                            ([{"type": "message", "id": 1, "session_id": "x", "role": "user", "content": "hi",
+                               "created_at": "t"}], "unknown session"),
                             ([{"type": "session", "id": "a", "created_at": "t"},
                               {"type": "message", "id": 1, "session_id": "a", "role": "robot", "content": "x",
                                "created_at": "t"}], "bad role")]:
             with pytest.raises(StoreError, match=match):
                 bad.import_records(recs)
-        assert bad.sessions() == []
+            assert bad.sessions() == []  # all or nothing
 
 
 WRITER = """

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from common.config import build_config
-from common.text_format import SUMMARY_CLOSE, SUMMARY_CLOSE_ID, SUMMARY_OPEN, SUMMARY_OPEN_ID
+from common.text_format import NOT_IN_STORIES, SUMMARY_CLOSE, SUMMARY_CLOSE_ID, SUMMARY_OPEN, SUMMARY_OPEN_ID
 from generation.inference import generate_ids, load_model
 from generation.memory_eval import answer_sentence, bucket_of, in_window_recall, probe_recall, score_probe
 from generation.memory_window import RollingWindow, schedule_of
@@ -135,8 +135,7 @@ def test_greedy_generation_with_memory_equals_a_step_by_step_recomputation(tmp_p
     log: list = []
     got = list(generate_ids(lm, prompt, 150, SampleConfig(temperature=0, stop_at_eot=False), memory=sch,
                             memory_log=log))
-    banned = [i for i, s in enumerate(tok.specials) if s.startswith("<|reserved") or s in (SUMMARY_OPEN,
-                                                                                             SUMMARY_CLOSE)]
+    banned = list(NOT_IN_STORIES)
     ctx = list(prompt)
     story = rolling_story(tok, sch)
     for _ in range(150):

@@ -25,7 +25,8 @@ def test_special_tokens_sit_at_fixed_ids():
     assert tok.vocab_size == NUM_SPECIAL == 16
     expected = ["<|endoftext|>", "* * *", "<|summary|>", "<|/summary|>", "<SCENE>", "<POV>", "<TONE>"]
     assert list(tok.specials[:7]) == expected
-    assert tok.specials[7:] == tuple(f"<|reserved_{i}|>" for i in range(7, 16))
+    assert tok.specials[7:11] == ("<|memory|>", "<|/memory|>", "<|user|>", "<|assistant|>")
+    assert tok.specials[11:] == tuple(f"<|reserved_{i}|>" for i in range(11, 16))
     assert (EOT_ID, SCENE_BREAK_ID) == (0, 1)
     for i, s in enumerate(SPECIAL_TOKENS):
         assert tok.encode(s).tolist() == [i]  # no characters needed: a special is never spelled out

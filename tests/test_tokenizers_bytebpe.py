@@ -132,6 +132,19 @@ def test_bpe_specials_are_single_ids_at_0_to_15_and_vocab_size_is_respected(bpe)
             bpe.decode(bad)
 
 
+def test_a_bpe_tokenizer_from_before_the_chat_tags_still_loads_with_its_placeholders(bpe):
+    old_json = bpe.json
+    for i, tag in enumerate(("<|memory|>", "<|/memory|>", "<|user|>", "<|assistant|>"), 7):
+        old_json = old_json.replace(json.dumps(tag), json.dumps(f"<|reserved_{i}|>"))
+    old = BPETokenizer.from_json(old_json)
+    assert old.specials[7:11] == tuple(f"<|reserved_{i}|>" for i in range(7, 11))
+    assert old.encode("<|reserved_9|>").tolist() == [9] and len(old.encode("<|user|>")) > 1
+    assert BPETokenizer.from_dict(old.to_dict()).specials == old.specials
+    assert bpe.specials[9] == "<|user|>" and bpe.encode("<|user|>").tolist() == [9]
+    with pytest.raises(ValueError, match="not at ids 0..15"):
+        BPETokenizer.from_json(bpe.json.replace(json.dumps("<|user|>"), json.dumps("<|someone|>")))
+
+
 @settings(max_examples=200, deadline=None)
 @given(mixed_texts)
 def test_bpe_round_trips_any_text(bpe, text):

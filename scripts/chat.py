@@ -1,0 +1,180 @@
+"""Chat in the terminal with a trained chat model that remembers earlier sessions.
+
+Every message is kept in an SQLite memory database (`--db`, chat/store.py); each reply is written from the
+recent turns plus the stored messages and session summaries that best match your message (chat/retrieval.py).
+Each start of this command is a new session; the previous one is summarized. Replies stream as they are
+written. Your message is saved before the reply starts, so stopping at any moment loses nothing you sent.
+
+Commands (a line starting with /):
+    /new                 start a new session
+    /sessions            list the sessions with their message counts
+    /history             this session's messages
+    /forget all          forget everything (an audit line records the counts, never the text)
+    /forget session ID   forget one session
+    /forget WORDS        forget every message containing all these words
+    /export FILE         write everything to a JSON-lines file (`/import FILE` reads one back)
+    /quit                leave (also Ctrl-D)
+
+**Reads:** the checkpoint; the memory database. Nothing under dataset/.
+**Writes:** the memory database (`--db`); files named in /export.
+**Usage:**
+    python scripts/chat.py --checkpoint training/out/chat --db my-memory.db
+    python scripts/chat.py --db my-memory.db --temperature 0.7 --max-new-tokens 80
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, TextIO
+
+import torch
+
+from chat.assistant import Assistant, ChatSettings, close_session
+from chat.session_summary import summarize_session
+from chat.store import MemoryStore, StoreError
+from common.cli import build_parser, setup_logging
+from common.config import UserError, config_dict, flag_overrides, opt, resolve_config
+from common.fsio import atomic_write_bytes, dumps_json
+from generation.inference import find_checkpoint, load_model
+
+STAGE = "chat"
+PROMPT = "you> "
+
+
+@dataclass
+class ChatConfig:
+    checkpoint: str = opt("", "checkpoint file, its folder or a run name under training/out/ (default: the newest)")
+    db: str = opt("", "memory database file, created when missing (default: memory.db in the checkpoint's "
+                      "run folder)")
+    max_new_tokens: int = opt(48, "longest reply, in tokens")
+    temperature: float = opt(0.0, "0 = greedy (the same history gives the same reply)")
+    top_k: int = opt(0, "sample from the k likeliest tokens only (0 = off)")
+    seed: int = opt(1337, "sampling seed")
+    threads: int = opt(1, "CPU threads for torch (one token at a time is too little work to share)")
+
+
+def settings_of(cfg: ChatConfig) -> ChatSettings:
+    if cfg.max_new_tokens < 1 or cfg.temperature < 0 or cfg.top_k < 0:
+        raise UserError("max_new_tokens must be >= 1, temperature >= 0 and top_k >= 0")
+    return ChatSettings(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k,
+                        seed=cfg.seed)
+
+
+def command(store: MemoryStore, session: str, line: str, out: TextIO) -> str | None:
+    """Run one /command; return the session to continue in, or None to quit."""
+    name, _, arg = line[1:].strip().partition(" ")
+    arg = arg.strip()
+    if name in ("quit", "exit"):
+        return None
+    if name == "new":
+        close_session(store, session)
+        session = store.new_session()
+        out.write(f"(new session {session})\n")
+    elif name == "sessions":
+        for s in store.sessions():
+            out.write(f"{s.id}  {s.messages} messages  started {s.created_at[:16]}"
+                      f"{'  (current)' if s.id == session else ''}\n")
+    elif name == "history":
+        for m in store.messages(session):
+            out.write(f"{m.role}: {m.content}\n")
+    elif name == "forget":
+        if arg == "all":
+            counts = [store.forget_session(s.id) for s in store.sessions()]
+            session = store.new_session()
+            out.write(f"(forgot {sum(c['messages'] for c in counts)} messages in {len(counts)} sessions; "
+                      f"new session {session})\n")
+        elif arg.startswith("session "):
+            target = arg.split(None, 1)[1]
+            report = store.forget_session(target, summarize_session)
+            if target == session:
+                session = store.new_session()
+            out.write(f"(forgot session {target}: {report['messages']} messages)\n")
+        elif arg:
+            report = store.forget_matching(arg, summarize_session)
+            out.write(f"(forgot {report['messages']} messages; {report['summaries_rebuilt']} summaries rebuilt)\n")
+        else:
+            out.write("usage: /forget all | /forget session ID | /forget WORDS\n")
+    elif name == "export" and arg:
+        lines = "".join(dumps_json(r) + "\n" for r in store.export_records())
+        atomic_write_bytes(Path(arg).expanduser(), lines.encode("utf-8"))
+        out.write(f"(exported to {arg})\n")
+    elif name == "import" and arg:
+        try:
+            text = Path(arg).expanduser().read_text(encoding="utf-8")
+            records = [json.loads(x) for x in text.splitlines() if x.strip()]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise StoreError(f"cannot read {arg}: {e}") from None
+        counts = store.import_records(records)
+        out.write(f"(imported {counts['messages']} messages in {counts['sessions']} sessions)\n")
+    else:
+        out.write("commands: /new /sessions /history /forget /export FILE /import FILE /quit\n")
+    return session
+
+
+def chat_loop(assistant: Assistant, store: MemoryStore, lines: Iterable[str], out: TextIO) -> int:
+    """Read messages and /commands from `lines` until they end or /quit; returns the messages answered."""
+    previous = store.sessions()
+    if previous:
+        close_session(store, previous[-1].id)
+    session = store.new_session()
+    answered = 0
+    out.write(PROMPT)
+    out.flush()
+    for line in lines:
+        line = line.strip()
+        try:
+            if line.startswith("/"):
+                after = command(store, session, line, out)
+                if after is None:
+                    break
+                session = after
+            elif line:
+                out.write("bot> ")
+                for piece in assistant.respond(store, session, line):
+                    out.write(piece)
+                    out.flush()
+                out.write("\n")
+                answered += 1
+        except StoreError as e:
+            out.write(f"(error: {e})\n")
+        out.write(PROMPT)
+        out.flush()
+    out.write("\n")
+    if store.has_session(session):
+        close_session(store, session)
+    return answered
+
+
+def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    parser = build_parser("chat.py", __doc__, ChatConfig)
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    out = stdout or sys.stdout
+    try:
+        cfg = resolve_config(ChatConfig, STAGE, args.config, flag_overrides(args))
+        settings = settings_of(cfg)
+        if args.dry_run:
+            print(f"chat.py: dry run\n{dumps_json(config_dict(cfg))}", file=out)
+            return 0
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        path = find_checkpoint(cfg.checkpoint)
+        lm = load_model(path)
+        db = Path(cfg.db).expanduser() if cfg.db else path.parent / "memory.db"
+        with MemoryStore(db) as store:
+            out.write(f"chat.py: {path} with memory {db} (/quit to leave, / for commands)\n")
+            chat_loop(Assistant(lm, settings), store, stdin or sys.stdin, out)
+        return 0
+    except (UserError, StoreError) as e:
+        print(f"chat.py: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nchat.py: bye (everything you sent is saved)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
