@@ -1,7 +1,7 @@
 """Chat in the terminal with a trained chat model that remembers earlier sessions.
 
-Every message is kept in an SQLite memory database (`--db`, chat/store.py); each reply is written from the
-recent turns plus the stored messages and session summaries that best match your message (chat/retrieval.py).
+Every message is kept in an SQLite memory database (`--db`, assistant/store.py); each reply is written from the
+recent turns plus the stored messages and session summaries that best match your message (assistant/retrieval.py).
 Each start of this command is a new session; the previous one is summarized. Replies stream as they are
 written. Your message is saved before the reply starts, so stopping at any moment loses nothing you sent.
 
@@ -32,9 +32,9 @@ from typing import Iterable, TextIO
 
 import torch
 
-from chat.assistant import Assistant, ChatSettings, close_session
-from chat.session_summary import summarize_session
-from chat.store import MemoryStore, StoreError
+from assistant.orchestrator import Assistant, ChatSettings, close_session
+from assistant.session_summary import summarize_session
+from assistant.store import MemoryStore, StoreError
 from common.cli import build_parser, setup_logging
 from common.config import UserError, config_dict, flag_overrides, opt, resolve_config
 from common.fsio import atomic_write_bytes, dumps_json

@@ -11,6 +11,7 @@ one-line reason; nothing is ever modified or deleted.
 **Usage:**
     python scripts/import_text.py stories/ more.jsonl --source mybooks
     python scripts/import_text.py --demo             # the built-in demo corpus into raw/demo/
+    python scripts/import_text.py --demo-chat        # the built-in chat transcripts into raw/demo-chat/
 """
 
 import sys
@@ -44,6 +45,10 @@ class ImportConfig:
     demo: bool = opt(False, "write the built-in demo corpus into raw/demo/ (no inputs needed)")
     demo_stories: int = opt(800, "how many demo stories to generate")
     demo_seed: int = opt(1234, "seed of the demo generator (same seed, same corpus)")
+    demo_chat: bool = opt(False, "write the built-in chat transcripts (a user telling an assistant about "
+                                 "themselves across sessions) into raw/demo-chat/")
+    demo_chat_users: int = opt(400, "how many demo chat users (one transcript of demo_chat_sessions each)")
+    demo_chat_sessions: int = opt(12, "sessions per demo chat transcript")
 
 
 class Skip(Exception):
@@ -167,18 +172,33 @@ def import_demo(store: RawStore, cfg: ImportConfig, counts: dict) -> None:
         counts["added" if added else "unchanged"] += 1
 
 
+def import_demo_chat(store: RawStore, cfg: ImportConfig, counts: dict) -> None:
+    """Write the seeded chat transcripts (demo/dialogues.py, in the assistant/transcripts.py text form)."""
+    from demo.dialogues import GENERATOR_VERSION, conversation_text, generate_conversation
+    from demo.stories import DEMO_TIME
+    for i in tqdm(range(cfg.demo_chat_users), desc="demo chat", unit="user", disable=None):
+        conv = generate_conversation(i, cfg.demo_seed, cfg.demo_chat_sessions)
+        _, added = store.add(conversation_text(conv), "demo-chat", conv.user_id, title=conv.user_id,
+                             method="demo_generator", when=DEMO_TIME,
+                             extra={"generator": GENERATOR_VERSION, "seed": cfg.demo_seed,
+                                    "sessions": cfg.demo_chat_sessions})
+        counts["added" if added else "unchanged"] += 1
+
+
 def run(cfg: ImportConfig, paths: DatasetPaths, force: bool = False) -> dict:
     """Import everything named in cfg; returns counts (added, unchanged, skipped)."""
-    if not cfg.demo and not cfg.inputs:
+    if not cfg.demo and not cfg.demo_chat and not cfg.inputs:
         raise UserError("nothing to import: give files or folders, or --demo for the built-in corpus")
-    if cfg.demo_stories < 1:
-        raise UserError("demo_stories must be at least 1")
+    if cfg.demo_stories < 1 or cfg.demo_chat_users < 1 or cfg.demo_chat_sessions < 1:
+        raise UserError("demo_stories, demo_chat_users and demo_chat_sessions must be at least 1")
     files = expand_inputs(cfg.inputs)
     paths.make_dirs()
     counts = {"added": 0, "unchanged": 0, "skipped": 0}
     with RawStore(paths) as store:
         if cfg.demo:
             import_demo(store, cfg, counts)
+        if cfg.demo_chat:
+            import_demo_chat(store, cfg, counts)
         for path, base in tqdm(files, desc="import", unit="file", disable=None if len(files) > 1 else True):
             try:
                 import_file(store, path, base, cfg, counts)

@@ -35,6 +35,11 @@ pending meta is written, meta.json is removed, the outputs are renamed into plac
 meta.json. A kill leaves the previous complete outputs with their meta.json, or no meta.json (readers refuse;
 the pending meta keeps the tokenizer so the re-run writes the same bytes). Same inputs and config: no work.
 
+Chat format (`format: chat`): every cleaned document is a chat transcript (assistant/transcripts.py); it is replayed
+through a memory store and the live chat prompt builder (assistant/examples.py), and each assistant turn becomes one
+document of processed/: the memory block, the recent turns, the user's message, then the reply, within
+`chat_block_size` tokens. Split, counts and fingerprints work as above, per transcript (docs count examples).
+
 **Reads:** `dataset/cleaned/<source>/*.txt`, `dataset/processed/meta.json` (previous tokenizer).
 **Writes:** `dataset/processed/{train,val}.{txt,bin}`, `dataset/processed/meta.json`,
 `dataset/metadata/prepare_manifest.json`.
@@ -76,6 +81,12 @@ class PrepareConfig:
     tokenizer: str = opt("char", "char (grows with the data), byte (272 fixed ids) or bpe (scripts/train_tokenizer.py)")
     tokenizer_file: str = opt("", "bpe only: the tokenizer JSON; empty = metadata/bpe_tokenizer.json of the dataset; "
                                   "a relative path is taken from the dataset folder")
+    format: str = opt("text", "text (each document as it is) or chat (each document is a chat transcript; every "
+                              "assistant turn becomes one example: memory block, recent turns, the message, the "
+                              "reply; assistant/examples.py)")
+    chat_block_size: int = opt(256, "chat only: the block of the model that will train on the examples (tokens)")
+    chat_reply_tokens: int = opt(48, "chat only: room kept for the reply, end marker included (tokens)")
+    chat_memory_tokens: int = opt(96, "chat only: the memory block at most (tokens)")
 
 
 def split_score(item: str, salt: str) -> float:
@@ -95,6 +106,10 @@ def run_fingerprint(cfg: "PrepareConfig", inputs_fp: str, tok: Tokenizer | None 
     blob = f"{PROCESSED_VERSION}\n{cfg.val_fraction!r}\n{cfg.split_salt}\n{inputs_fp}"
     if cfg.tokenizer != "char" and tok is not None:
         blob += f"\n{cfg.tokenizer}\n{tok.fingerprint}"
+    if cfg.format == "chat":  # text-format fingerprints stay as they were
+        from assistant.examples import EXAMPLES_VERSION
+        blob += (f"\nchat {EXAMPLES_VERSION} {cfg.chat_block_size} {cfg.chat_reply_tokens} "
+                 f"{cfg.chat_memory_tokens}")
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -163,6 +178,24 @@ def write_splits(paths: DatasetPaths, items: list[str], tok: Tokenizer, cfg: Pre
             split = split_of(item, cfg.val_fraction, cfg.split_salt)
             h = hashlib.sha256()
             chars = tokens = 0
+            if cfg.format == "chat":
+                docs = chat_documents(paths.cleaned_file(item), tok, cfg, h)
+                out.fit_vocab(tok.vocab_size)  # the transcript's characters were added before counting
+                for text in docs:
+                    ids = tok.encode(text)
+                    out.write(split, text, ids)
+                    n = len(ids) + out.end_document(split)
+                    chars, tokens = chars + len(text), tokens + n
+                fp.update(f"{item}\t{h.hexdigest()}\n".encode("utf-8"))
+                st = stats[split]
+                st["docs"], st["chars"] = st["docs"] + len(docs), st["chars"] + chars
+                st["tokens"] += tokens
+                src = sources.setdefault(item.split("/", 1)[0], {"docs": 0, "val_docs": 0, "chars": 0, "tokens": 0})
+                src["docs"] += len(docs)
+                src["val_docs"] += len(docs) if split == "val" else 0
+                src["chars"] += chars
+                src["tokens"] += tokens
+                continue
             for piece in iter_pieces(paths.cleaned_file(item), tok, h):
                 piece, removed = strip_markers(piece)
                 markers += removed
@@ -189,6 +222,22 @@ def write_splits(paths: DatasetPaths, items: list[str], tok: Tokenizer, cfg: Pre
             "markers_removed": markers, "files": files, "inputs_fingerprint": fp.hexdigest()}
 
 
+def chat_documents(path: Path, tok: Tokenizer, cfg: PrepareConfig, hasher) -> list[str]:
+    """The training examples of one chat transcript (each becomes a document of processed/)."""
+    from assistant.examples import FIXED_TEXT, transcript_examples
+    from assistant.prompt import PromptBudget
+    data = path.read_bytes()
+    hasher.update(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StageFailed(f"{path} is not valid UTF-8; re-run the clean stage") from None
+    text, _ = strip_markers(text)
+    tok.add_chars(FIXED_TEXT + text)  # a char tokenizer must know every character before it counts tokens
+    budget = PromptBudget(cfg.chat_block_size, cfg.chat_reply_tokens, cfg.chat_memory_tokens)
+    return transcript_examples(text, lambda s: len(tok.encode(s, errors="ignore")), budget)
+
+
 def counts_of(meta: dict, new_chars: int, unchanged: bool) -> dict:
     sp = meta["splits"]
     return {"docs": sp["train"]["docs"] + sp["val"]["docs"], "val_docs": sp["val"]["docs"],
@@ -200,6 +249,12 @@ def run(cfg: PrepareConfig, paths: DatasetPaths, force: bool = False) -> dict:
     """Write processed/ from cleaned/ (no work when inputs and config are unchanged); returns counts."""
     if not 0.0 <= cfg.val_fraction <= 1.0:
         raise UserError(f"val_fraction must be between 0 and 1, got {cfg.val_fraction}")
+    if cfg.format not in ("text", "chat"):
+        raise UserError(f"format must be text or chat, got {cfg.format!r}")
+    if cfg.format == "chat" and not (16 <= cfg.chat_block_size and 0 < cfg.chat_reply_tokens < cfg.chat_block_size
+                                     and 0 <= cfg.chat_memory_tokens < cfg.chat_block_size):
+        raise UserError("chat settings: chat_block_size >= 16, 0 < chat_reply_tokens < chat_block_size and "
+                        "0 <= chat_memory_tokens < chat_block_size")
     if cfg.tokenizer not in TOKENIZER_TYPES:
         raise UserError(f"tokenizer must be one of {', '.join(TOKENIZER_TYPES)}, got {cfg.tokenizer!r}")
     require_dataset(paths)

@@ -1,4 +1,4 @@
-"""The chat prompt (chat/prompt.py) for a known history, and the orchestrator (chat/assistant.py) with a real tiny
+"""The chat prompt (assistant/prompt.py) for a known history, and the orchestrator (assistant/orchestrator.py) with a real tiny
 GPT: the user's message is committed before the first reply token, the reply is stored as streamed (also when
 the reader stops early), summaries of long sessions, role tags a user types cannot forge a turn."""
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from chat.assistant import EMPTY_REPLY, Assistant, ChatSettings, close_session
-from chat.prompt import PromptBudget, build_prompt, plain_text
-from chat.retrieval import Memory, RetrievalConfig, Retrieved
-from chat.store import MemoryStore, Message
+from assistant.orchestrator import EMPTY_REPLY, Assistant, ChatSettings, close_session
+from assistant.prompt import PromptBudget, build_prompt, plain_text
+from assistant.retrieval import Memory, RetrievalConfig, Retrieved
+from assistant.store import MemoryStore, Message
 from common.text_format import ASSISTANT, MEMORY_CLOSE, MEMORY_OPEN, USER
 from generation.inference import LoadedModel
 from model.gpt import GPT, ModelConfig

@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from chat.store import MemoryStore
+from assistant.store import MemoryStore
 from model.checkpoint import save_checkpoint
 from scripts import chat as chat_cmd
 from tests.test_chat_assistant import tiny_assistant
@@ -41,7 +41,8 @@ def test_the_loop_answers_keeps_everything_and_runs_every_command(tmp_path):
     other = tmp_path / "copy.db"
     _, text = run_loop(other, [f"/import {export}", "/sessions", "/import /no/such/file.jsonl", "/forget session s1-2",
                                "/forget", "/forget all"])
-    assert "(imported 3 messages in 2 sessions)" in text and "s1-2" in text and "(error: cannot read /no/such/file.jsonl" in text
+    assert "(imported 3 messages in 2 sessions)" in text and "s1-2" in text
+    assert "(error: cannot read /no/such/file.jsonl" in text
     assert "(forgot session s1-2: 3 messages)" in text and "usage: /forget" in text
     assert "(forgot 0 messages in 2 sessions" in text
     with MemoryStore(other) as st:

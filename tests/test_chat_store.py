@@ -1,7 +1,7 @@
-"""The chat memory store (chat/store.py) on real SQLite files: storing and reading back, BM25 search, forgetting
+"""The chat memory store (assistant/store.py) on real SQLite files: storing and reading back, BM25 search, forgetting
 with summaries rebuilt and an audit line without content, export/import round trip, one-line errors for bad
 input, two processes writing at once, and kill -9 losing nothing that was acknowledged; retrieval
-(chat/retrieval.py) and session summaries (chat/session_summary.py)."""
+(assistant/retrieval.py) and session summaries (assistant/session_summary.py)."""
 
 import json
 import os
@@ -14,9 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from chat.retrieval import RetrievalConfig, retrieve
-from chat.session_summary import summarize_session, user_statements
-from chat.store import MAX_CONTENT_CHARS, SCHEMA_VERSION, MemoryStore, StoreError, fts_query
+from assistant.retrieval import RetrievalConfig, retrieve
+from assistant.session_summary import summarize_session, user_statements
+from assistant.store import MAX_CONTENT_CHARS, SCHEMA_VERSION, MemoryStore, StoreError, fts_query
 
 PY = sys.executable
 
@@ -168,7 +168,7 @@ def test_export_then_import_gives_the_same_memory(store, tmp_path):
 
 WRITER = """
 import sys
-from chat.store import MemoryStore
+from assistant.store import MemoryStore
 path, session, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with MemoryStore(path) as st:
     if not st.has_session(session):
@@ -253,7 +253,7 @@ def test_dense_vectors_find_what_shares_no_word_with_the_question(store):
 
 
 def test_session_summary_keeps_the_users_own_statements_latest_first_within_budget():
-    from chat.store import Message
+    from assistant.store import Message
     msgs = [Message(i, "s", role, text, "t") for i, (role, text) in enumerate([
         ("user", "Hi! My cat is called Tom. Is it raining?"), ("assistant", "My favourite is tea."),
         ("user", "The sky is blue."), ("user", "Actually my cat is called Tilly. I moved to Ashford.")])]

@@ -363,7 +363,10 @@ def test_cli_serves_until_interrupted_and_rejects_bad_flags():
     cmd = [sys.executable, "-m", "demo.site", "--port", "0", "--stories", str(MIN_STORIES)]
     bad = subprocess.run(cmd[:-1] + ["3"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "at least" in bad.stderr and "Traceback" not in bad.stderr
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell's background job inherits SIGINT ignored (and Python then keeps ignoring it): give the server the
+    # default disposition, as a terminal would, so Ctrl-C is what is tested even when the suite runs with `&`.
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = proc.stdout.readline()
         base = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)

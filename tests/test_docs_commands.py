@@ -82,6 +82,10 @@ COMMANDS = {
     "python run.py --config my-web-profile.yaml --from fetch": Skip("the reader's own web profile: needs the network"),
     "python bench/train.py": Skip("a ~12-minute benchmark; tests/test_bench_train.py runs its --quick mode"),
     "python bench/generate.py": Skip("a ~6-minute benchmark of the generation speed, memory and dtype costs"),
+    "python scripts/chat.py --checkpoint training/out/chat --db my-memory.db":
+        Skip("an interactive chat; tests/test_chat_cli.py runs it on a tiny checkpoint"),
+    "python scripts/serve.py --checkpoint training/out/chat --port 8000":
+        Skip("a server on a fixed port; tests/test_chat_server.py runs it (and the openai client against it)"),
     "python bench/memory.py --checkpoint tiny=training/out/tiny --dataset-dir dataset --max-probes 300":
         Skip("a ~5-minute benchmark of a trained model; tests/test_memory_generation.py runs it on a tiny one"),
 }

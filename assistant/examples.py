@@ -1,7 +1,7 @@
 """Training examples for a chat model that uses its memory: each conversation is replayed, turn by turn, through
-a real memory store and the same prompt builder live chat uses (chat/assistant.py: prompt_from_memory), so the
+a real memory store and the same prompt builder live chat uses (assistant/orchestrator.py: prompt_from_memory), so the
 model is trained on exactly the shape it will read: memory block, recent turns, the new message, then the
-reply it should write, then <|endoftext|>.
+reply it should write (prepare ends each example with <|endoftext|>, for which one token of the block is kept).
 
 Deterministic: the store lives in memory, message times come from the conversation's days, and retrieval
 breaks ties by id; the same conversation and settings give the same examples byte for byte.
@@ -12,11 +12,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
-from chat.assistant import close_session, prompt_from_memory
-from chat.prompt import PromptBudget, plain_text
-from chat.retrieval import RetrievalConfig
-from chat.store import MemoryStore
-from common.text_format import EOT
+from assistant.orchestrator import close_session, prompt_from_memory
+from assistant.prompt import PromptBudget, plain_text
+from assistant.retrieval import RetrievalConfig
+from assistant.store import MemoryStore
+from assistant.transcripts import parse_transcript
+
+EXAMPLES_VERSION = 1  # part of prepare's fingerprint in chat format: a change here rebuilds the examples
+# Text the prompt builder adds around messages (memory line roles, the summarizer's wording): a tokenizer that
+# grows with the data (char) learns these characters before it counts tokens.
+FIXED_TEXT = "user: assistant: summary: The user said: No personal facts.\n"
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -50,12 +55,18 @@ def replay_examples(sessions: Iterable, count: Callable[[str], int], budget: Pro
                 elif t.role == "assistant" and pending_user is not None:
                     uid, text = pending_user
                     prompt = prompt_from_memory(store, sid, text, count, budget, retrieval, new_id=uid)
-                    reply = fit_reply(plain_text(t.content), count, budget.reply_tokens - count(EOT))
-                    out.append(prompt + reply + EOT)
+                    reply = fit_reply(plain_text(t.content), count, budget.reply_tokens - 1)  # 1: the end marker
+                    out.append(prompt + reply)
                     store.add_message(sid, "assistant", t.content)
                     pending_user = None
             close_session(store, sid)
     return out
+
+
+def transcript_examples(text: str, count: Callable[[str], int], budget: PromptBudget,
+                        retrieval: RetrievalConfig = RetrievalConfig()) -> list[str]:
+    """The examples of one transcript file's text (assistant/transcripts.py format)."""
+    return replay_examples(parse_transcript(text), count, budget, retrieval)
 
 
 def fit_reply(reply: str, count: Callable[[str], int], limit: int) -> str:

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from chat.store import MemoryStore, Message
+from assistant.store import MemoryStore, Message
 
 RRF_K = 60  # reciprocal-rank fusion constant (the usual value): score = sum over rankings of 1 / (RRF_K + rank)
 
@@ -74,7 +74,9 @@ def retrieve(store: MemoryStore, query: str, session_id: str | None, cfg: Retrie
         for rank, key in enumerate(keys, 1):
             fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
 
-    hits = [(m, s) for m, s in store.search_messages(query, cfg.candidates + len(skip)) if m.id not in skip]
+    # A stored question holds the words of a new question but never its answer: questions are not memories.
+    hits = [(m, s) for m, s in store.search_messages(query, 2 * cfg.candidates + len(skip))
+            if m.id not in skip and not m.content.rstrip().endswith("?")]
     for m, _ in hits:
         found[("message", m.id)] = Memory("message", m.id, m.session_id, m.content, m.role, m.created_at, 0.0)
     add_ranking([("message", m.id) for m, _ in hits[: cfg.candidates]])

@@ -10,7 +10,8 @@ Schema version `SCHEMA_VERSION` (PRAGMA user_version), documented in DATA_FORMAT
 - messages(id INTEGER PRIMARY KEY, session_id, role, content, created_at, embedding BLOB NULL)
 - summaries(id INTEGER PRIMARY KEY, session_id, first_message_id, last_message_id, message_count, summary,
   created_at): a summary covers the session's messages with first <= id <= last
-- messages_fts, summaries_fts: FTS5 tables over `content` / `summary`, kept in step by triggers
+- messages_fts, summaries_fts: FTS5 tables over `content` / `summary` (Porter stemming: "lives" finds "live"),
+  kept in step by triggers
 - audit(id INTEGER PRIMARY KEY, at, action, detail): counts and ids only, never content
 Times are ISO 8601 UTC strings ("2026-12-04T13:24:19.123456+00:00").
 """
@@ -53,8 +54,10 @@ CREATE TABLE IF NOT EXISTS summaries (
 );
 CREATE INDEX IF NOT EXISTS summaries_by_session ON summaries(session_id, first_message_id);
 CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(content, content='messages', content_rowid='id');
-CREATE VIRTUAL TABLE IF NOT EXISTS summaries_fts USING fts5(summary, content='summaries', content_rowid='id');
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(content, content='messages', content_rowid='id',
+    tokenize='porter unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS summaries_fts USING fts5(summary, content='summaries', content_rowid='id',
+    tokenize='porter unicode61');
 CREATE TRIGGER IF NOT EXISTS messages_ai AFTER INSERT ON messages BEGIN
     INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
 END;
@@ -106,14 +109,23 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+# Words that say nothing about what a message is about (function words, and the greetings and memory requests
+# of chat: "hi, do you remember ... again?"); a query made only of them keeps them all.
+STOPWORDS = frozenset("""a an and are as at be but by can could did do does for from had has have he her his how i
+i'm is it its me my of on or our she so than that the their them then there they this to us was we were what when
+where which who why will with would you your yours hi hey hello please again remember remind tell know""".split())
+
+
 def fts_query(text: str) -> str:
-    """A safe FTS5 query for free text: its words (letters and digits), each quoted, joined by OR; '' when none.
-    Quoting keeps FTS5 syntax in user text (AND, NEAR, *, quotes, colons) from being read as operators."""
-    words = re.findall(r"\w+", text.lower())
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    """A safe FTS5 query for free text: its words (letters and digits) less stopwords, each quoted, joined by
+    OR; '' when none. Quoting keeps FTS5 syntax in user text (AND, NEAR, *, quotes, colons) from being read
+    as operators."""
+    words = list(dict.fromkeys(re.findall(r"\w+", text.lower())))
+    content = [w for w in words if w not in STOPWORDS] or words
+    return " OR ".join(f'"{w}"' for w in content)
 
 
-# A summarizer turns a session's messages into one summary text (see chat/session_summary.py).
+# A summarizer turns a session's messages into one summary text (see assistant/session_summary.py).
 Summarizer = Callable[[list[Message]], str]
 
 
@@ -156,6 +168,10 @@ class MemoryStore:
         """A write transaction that takes the lock up front (BEGIN IMMEDIATE), so two writers queue instead of
         failing half-way."""
         return _Transaction(self.db)
+
+    def transaction(self):
+        """Many writes in one commit (`with store.transaction(): ...`): faster bulk loading, all or nothing."""
+        return self._write()
 
     def close(self) -> None:
         self.db.close()

@@ -7,7 +7,7 @@ for live chat, so both see one shape.
     you.<|user|>What is my cat called?<|assistant|>
 
 then the reply, ended by <|endoftext|> (or by <|user|>, which a model may write to hand the turn back).
-The memory block holds the retrieved memories (chat/retrieval.py), oldest first, one per line with its role; the
+The memory block holds the retrieved memories (assistant/retrieval.py), oldest first, one per line with its role; the
 recent turns of the session follow as role-tagged turns, newest kept when space runs out, then the new message.
 Message text never contains a special string: `plain_text` removes them, so a user cannot forge a turn.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from chat.retrieval import Retrieved
+from assistant.retrieval import Retrieved
 from common.text_format import ASSISTANT, MEMORY_CLOSE, MEMORY_OPEN, SPECIAL_TOKENS, USER
 
 ROLE_TAG = {"user": USER, "assistant": ASSISTANT}

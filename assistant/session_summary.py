@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from chat.store import Message
+from assistant.store import Message
 
 DEFAULT_BUDGET_CHARS = 400
 FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|my|me|mine|we|we're|our|us)\b", re.IGNORECASE)

@@ -1,5 +1,5 @@
 """The chat orchestrator: store the user's message, gather what the memory holds for it, build the prompt
-(chat/prompt.py), stream the model's reply, store the reply.
+(assistant/prompt.py), stream the model's reply, store the reply.
 
 Order matters for "nothing acknowledged is lost": the user's message is committed before any token is generated,
 and the reply is stored as soon as it ends (also when the caller stops reading early: what was streamed is
@@ -12,10 +12,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Iterator
 
-from chat.prompt import PromptBudget, build_prompt
-from chat.retrieval import Embedder, RetrievalConfig, Retrieved, retrieve
-from chat.session_summary import summarize_session
-from chat.store import MemoryStore
+from assistant.prompt import PromptBudget, build_prompt
+from assistant.retrieval import Embedder, RetrievalConfig, Retrieved, retrieve
+from assistant.session_summary import summarize_session
+from assistant.store import MemoryStore
 from common.text_format import EOT_ID, USER_ID
 from generation.inference import LoadedModel, generate_ids
 from generation.sampling_config import SampleConfig
@@ -98,7 +98,7 @@ def prompt_from_memory(store: MemoryStore, session_id: str, text: str, count, bu
                        retrieval: RetrievalConfig = RetrievalConfig(), embedder: Embedder | None = None,
                        new_id: int | None = None) -> str:
     """What the model reads before replying to `text`: one function for live chat and for training examples
-    (chat/examples.py), so both see the same shape. `new_id`: the stored id of `text` (not repeated)."""
+    (assistant/examples.py), so both see the same shape. `new_id`: the stored id of `text` (not repeated)."""
     got = retrieve(store, text, session_id, retrieval, embedder)
     got = Retrieved([m for m in got.recent if m.id != new_id], got.memories)
     return build_prompt(got, text, count, budget)

@@ -1,0 +1,154 @@
+"""Benchmark of the chat assistant's memory: does it recall what it was told sessions ago?
+
+1. Recall of planted facts (in the manner of the DMR and LongMemEval tests): for each probe a held-out generated
+   user (demo/dialogues.py: `planted_fact_probe`, users from index 100,000, never trained on) tells one fact in
+   session 1, chats about other things for k - 1 sessions, and asks for it in session k + 1. The reply counts
+   when it contains the fact. With memory: every session is stored and summarized as in live chat, and the
+   question is answered through the orchestrator (assistant/orchestrator.py). Without memory: the same
+   question in a fresh store (only the current session's recent turns, which hold nothing of the fact).
+   Also printed: how often the fact was in the prompt at all (retrieval), which bounds recall.
+2. Latency of a reply of up to 40 tokens (p50, p95; 1 thread, fp32) with a store of a few sessions.
+3. Retrieval time and database size with 1k, 10k and 100k stored messages (generated transcripts).
+
+**Usage:**
+    python bench/chat.py --checkpoint training/out/chat
+    python bench/chat.py --checkpoint training/out/chat --probes 40 --distances 2 5 10 20 --sizes 1000 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from assistant.orchestrator import Assistant, ChatSettings, close_session
+from assistant.retrieval import retrieve
+from assistant.store import MemoryStore
+from bench.conditions import format_conditions, measure_conditions
+from demo.dialogues import generate_conversation, planted_fact_probe
+from generation.inference import find_checkpoint, load_model
+
+HELD_OUT = 100_000  # probe users start here: the chat profile trains on users 0..demo_chat_users-1
+
+
+def store_sessions(store: MemoryStore, sessions) -> None:
+    """Store each session's turns as live chat would have, then close (summarize) it."""
+    for s in sessions:
+        sid = store.new_session()
+        for t in s.turns:
+            store.add_message(sid, t.role, t.content)
+        close_session(store, sid)
+
+
+def recall(bot: Assistant, n: int, k: int, seed: int) -> dict:
+    hits = {"with_memory": 0, "without_memory": 0, "in_prompt": 0}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(n):
+            sessions, question, answer, _ = planted_fact_probe(HELD_OUT + i, seed, k)
+            with MemoryStore(Path(tmp) / f"m{k}_{i}.db") as store:
+                store_sessions(store, sessions)
+                sid = store.new_session()
+                hits["in_prompt"] += answer.lower() in bot.prompt_for(store, sid, question).lower()
+                reply = "".join(bot.respond(store, sid, question))
+                hits["with_memory"] += answer.lower() in reply.lower()
+            with MemoryStore(Path(tmp) / f"f{k}_{i}.db") as fresh:
+                reply = "".join(bot.respond(fresh, fresh.new_session(), question))
+                hits["without_memory"] += answer.lower() in reply.lower()
+    return {key: round(v / n, 3) for key, v in hits.items()} | {"probes": n}
+
+
+def latency(bot: Assistant, n: int, seed: int) -> dict:
+    times = []
+    with tempfile.TemporaryDirectory() as tmp, MemoryStore(Path(tmp) / "lat.db") as store:
+        sessions, question, _, _ = planted_fact_probe(HELD_OUT, seed, 3)
+        store_sessions(store, sessions)
+        sid = store.new_session()
+        for _ in range(n):
+            t0 = time.perf_counter()
+            "".join(bot.respond(store, sid, question, max_new_tokens=40))
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return {"p50_s": round(statistics.median(times), 3), "p95_s": round(times[int(0.95 * (len(times) - 1))], 3),
+            "replies": n}
+
+
+def retrieval_scale(sizes: list[int], queries: int, seed: int) -> dict:
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.db"
+        with MemoryStore(path) as store:
+            stored, user = 0, 0
+            for size in sorted(sizes):
+                while stored < size:
+                    conv = generate_conversation(user, seed)
+                    user += 1
+                    with store.transaction():  # one commit per transcript: filling 100k messages takes seconds
+                        for s in conv.sessions:
+                            sid = store.new_session()
+                            for t in s.turns:
+                                store.add_message(sid, t.role, t.content)
+                                stored += 1
+                probes = [planted_fact_probe(HELD_OUT + q, seed, 2)[1] for q in range(queries)]
+                t0 = time.perf_counter()
+                for q in probes:
+                    retrieve(store, q, sid)
+                ms = (time.perf_counter() - t0) / queries * 1000
+                store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                mb = path.stat().st_size / 2**20
+                out[str(size)] = {"messages": stored, "retrieve_ms": round(ms, 2),
+                                  "db_mb": round(mb, 2), "db_kb_per_1k_messages": round(mb * 1024 / stored * 1000, 1)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench/chat.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default="", help="the chat model (run folder or file; default: newest)")
+    p.add_argument("--probes", type=int, default=30, help="probes per distance")
+    p.add_argument("--distances", type=int, nargs="*", default=[2, 5, 10, 20], help="sessions between")
+    p.add_argument("--sizes", type=int, nargs="*", default=[1000, 10_000, 100_000], help="stored messages")
+    p.add_argument("--latency-replies", type=int, default=20)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--skip", nargs="*", default=[], choices=["recall", "latency", "retrieval"])
+    p.add_argument("--json", default="")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    cond = measure_conditions(dtype="fp32", threads=1)
+    print(format_conditions(cond))
+    report: dict = {"conditions": cond}
+    if not {"recall", "latency"} <= set(args.skip):
+        ck = find_checkpoint(args.checkpoint)
+        bot = Assistant(load_model(ck), ChatSettings(max_new_tokens=40))
+        report["checkpoint"] = str(ck)
+        print(f"\nmodel: {ck} (block {bot.block_size})")
+        if "recall" not in args.skip:
+            report["recall"] = {}
+            for k in args.distances:
+                r = recall(bot, args.probes, k, args.seed)
+                report["recall"][str(k)] = r
+                print(f"recall, fact told {k} sessions before the question ({r['probes']} probes): with memory "
+                      f"{r['with_memory']}, without {r['without_memory']}; fact in the prompt {r['in_prompt']}")
+        if "latency" not in args.skip:
+            report["latency"] = latency(bot, args.latency_replies, args.seed)
+            print(f"latency of a reply of up to 40 tokens: p50 {report['latency']['p50_s']} s, "
+                  f"p95 {report['latency']['p95_s']} s")
+    if "retrieval" not in args.skip:
+        report["retrieval"] = retrieval_scale(args.sizes, 50, args.seed)
+        for size, r in report["retrieval"].items():
+            print(f"retrieval with {r['messages']:,} messages stored: {r['retrieve_ms']} ms per message; "
+                  f"database {r['db_mb']} MB ({r['db_kb_per_1k_messages']} KB per 1,000 messages)")
+    print("\ntargets (issue 13): recall with memory >= 0.9 at 20 sessions, without memory near 0; retrieval "
+          "< 50 ms at 100k messages")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
