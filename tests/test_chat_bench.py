@@ -1,0 +1,33 @@
+"""bench/chat.py end to end on a tiny checkpoint: every part runs and reports its figures (recall with and
+without memory, the fact in the prompt, latency, retrieval time and database size)."""
+
+import json
+
+import torch
+
+from bench import chat as bench_chat
+from model.checkpoint import save_checkpoint
+from tests.test_chat_assistant import tiny_assistant
+
+
+def test_bench_chat_reports_every_figure(tmp_path, capsys):
+    lm = tiny_assistant().lm
+    state = {"step": 1, "model_config": lm.model.cfg.to_dict(), "tokenizer": lm.tokenizer.to_dict(), "config": {}}
+    ckpt = tmp_path / "run" / "last.safetensors"
+    ckpt.parent.mkdir()
+    save_checkpoint(ckpt, lm.model, torch.optim.AdamW(lm.model.parameters()), dict(lm.model.named_parameters()),
+                    {}, state)
+    out = tmp_path / "chat.json"
+    assert bench_chat.main(["--checkpoint", str(ckpt), "--probes", "2", "--distances", "1", "3", "--sizes", "150",
+                            "400", "--latency-replies", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    text = capsys.readouterr().out
+    assert set(report["recall"]) == {"1", "3"}
+    for r in report["recall"].values():
+        assert r["probes"] == 2 and 0 <= r["with_memory"] <= 1 and 0 <= r["without_memory"] <= 1
+        assert 0 <= r["in_prompt"] <= 1
+    assert report["latency"]["replies"] == 2 and report["latency"]["p50_s"] > 0
+    sizes = report["retrieval"]
+    assert sizes["150"]["messages"] >= 150 and sizes["400"]["messages"] >= 400
+    assert sizes["400"]["retrieve_ms"] > 0 and sizes["400"]["db_kb_per_1k_messages"] > 0
+    assert "targets (issue 13)" in text
