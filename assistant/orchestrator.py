@@ -37,6 +37,15 @@ class ChatSettings:
     memory_tokens: int = 96
 
 
+def settings_for(lm: LoadedModel, **overrides) -> ChatSettings:
+    """Chat settings for a checkpoint: the reply and memory budgets it was trained with (prepare --format chat,
+    kept in the checkpoint's state), then `overrides`."""
+    trained = lm.state.get("chat") or {}
+    base = {k: trained[v] for k, v in (("max_new_tokens", "reply_tokens"), ("memory_tokens", "memory_tokens"))
+            if isinstance(trained.get(v), int)}
+    return ChatSettings(**{**base, **overrides})
+
+
 class Assistant:
     """A loaded model and its settings; `respond` runs one turn against a store."""
 

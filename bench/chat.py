@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from assistant.orchestrator import Assistant, ChatSettings, close_session
+from assistant.orchestrator import Assistant, close_session, settings_for
 from assistant.retrieval import retrieve
 from assistant.store import MemoryStore
 from bench.conditions import format_conditions, measure_conditions
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="*", default=[1000, 10_000, 100_000], help="stored messages")
     p.add_argument("--latency-replies", type=int, default=20)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--memory-tokens", type=int, default=0, help="memory block budget (0 = the checkpoint's)")
     p.add_argument("--skip", nargs="*", default=[], choices=["recall", "latency", "retrieval"])
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
@@ -124,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"conditions": cond}
     if not {"recall", "latency"} <= set(args.skip):
         ck = find_checkpoint(args.checkpoint)
-        bot = Assistant(load_model(ck), ChatSettings(max_new_tokens=40))
+        lm = load_model(ck)
+        over = {"memory_tokens": args.memory_tokens} if args.memory_tokens else {}
+        bot = Assistant(lm, settings_for(lm, max_new_tokens=40, **over))
         report["checkpoint"] = str(ck)
         print(f"\nmodel: {ck} (block {bot.block_size})")
         if "recall" not in args.skip:

@@ -32,7 +32,7 @@ from typing import Iterable, TextIO
 
 import torch
 
-from assistant.orchestrator import Assistant, ChatSettings, close_session
+from assistant.orchestrator import Assistant, close_session, settings_for
 from assistant.session_summary import summarize_session
 from assistant.store import MemoryStore, StoreError
 from common.cli import build_parser, setup_logging
@@ -49,18 +49,20 @@ class ChatConfig:
     checkpoint: str = opt("", "checkpoint file, its folder or a run name under training/out/ (default: the newest)")
     db: str = opt("", "memory database file, created when missing (default: memory.db in the checkpoint's "
                       "run folder)")
-    max_new_tokens: int = opt(48, "longest reply, in tokens")
+    max_new_tokens: int = opt(0, "longest reply, in tokens (0 = the reply budget the checkpoint was trained "
+                                 "with, else 48)")
     temperature: float = opt(0.0, "0 = greedy (the same history gives the same reply)")
     top_k: int = opt(0, "sample from the k likeliest tokens only (0 = off)")
     seed: int = opt(1337, "sampling seed")
     threads: int = opt(1, "CPU threads for torch (one token at a time is too little work to share)")
 
 
-def settings_of(cfg: ChatConfig) -> ChatSettings:
-    if cfg.max_new_tokens < 1 or cfg.temperature < 0 or cfg.top_k < 0:
-        raise UserError("max_new_tokens must be >= 1, temperature >= 0 and top_k >= 0")
-    return ChatSettings(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k,
-                        seed=cfg.seed)
+def settings_of(cfg: ChatConfig) -> dict:
+    """The ChatSettings this command sets over the checkpoint's own (orchestrator.settings_for)."""
+    if cfg.max_new_tokens < 0 or cfg.temperature < 0 or cfg.top_k < 0:
+        raise UserError("max_new_tokens must be >= 0, temperature >= 0 and top_k >= 0")
+    over = {"temperature": cfg.temperature, "top_k": cfg.top_k, "seed": cfg.seed}
+    return over | ({"max_new_tokens": cfg.max_new_tokens} if cfg.max_new_tokens else {})
 
 
 def command(store: MemoryStore, session: str, line: str, out: TextIO) -> str | None:
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
         db = Path(cfg.db).expanduser() if cfg.db else path.parent / "memory.db"
         with MemoryStore(db) as store:
             out.write(f"chat.py: {path} with memory {db} (/quit to leave, / for commands)\n")
-            chat_loop(Assistant(lm, settings), store, stdin or sys.stdin, out)
+            chat_loop(Assistant(lm, settings_for(lm, **settings)), store, stdin or sys.stdin, out)
         return 0
     except (UserError, StoreError) as e:
         print(f"chat.py: error: {e}", file=sys.stderr)

@@ -238,6 +238,16 @@ def chat_documents(path: Path, tok: Tokenizer, cfg: PrepareConfig, hasher) -> li
     return transcript_examples(text, lambda s: len(tok.encode(s, errors="ignore")), budget)
 
 
+def chat_meta(cfg: PrepareConfig) -> dict | None:
+    """The chat example settings a model trained on this data should chat with (the trainer keeps them in its
+    checkpoints); None for text data."""
+    if cfg.format != "chat":
+        return None
+    from assistant.examples import EXAMPLES_VERSION
+    return {"block_size": cfg.chat_block_size, "reply_tokens": cfg.chat_reply_tokens,
+            "memory_tokens": cfg.chat_memory_tokens, "examples_version": EXAMPLES_VERSION}
+
+
 def counts_of(meta: dict, new_chars: int, unchanged: bool) -> dict:
     sp = meta["splits"]
     return {"docs": sp["train"]["docs"] + sp["val"]["docs"], "val_docs": sp["val"]["docs"],
@@ -287,6 +297,7 @@ def run(cfg: PrepareConfig, paths: DatasetPaths, force: bool = False) -> dict:
             "vocab_size": tok.vocab_size, "dtype": token_dtype(tok.vocab_size).name, "eot_id": tok.eot_id,
             "eot_marker": EOT,
             "val_fraction": cfg.val_fraction, "split_salt": cfg.split_salt, "fingerprint": fingerprint,
+            "chat": chat_meta(cfg),
             "inputs_fingerprint": inputs_fp, **result}
     docs = meta["splits"]["train"]["docs"] + meta["splits"]["val"]["docs"]
     if docs >= 2 and cfg.val_fraction > 0 and meta["splits"]["val"]["docs"] == 0:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from assistant.orchestrator import Assistant, ChatSettings
+from assistant.orchestrator import Assistant, settings_for
 from assistant.server import HOST, MAX_BODY_BYTES, ChatServer
 from common.cli import os_error_line, setup_logging
 from common.config import UserError, add_config_flags, config_dict, flag_overrides, opt, resolve_config
@@ -48,7 +48,8 @@ class ServeConfig:
                           "every user's memory")
     port: int = opt(8000, "port to listen on (0 = any free port)")
     model_name: str = opt("", "the model id clients send (default: the checkpoint's run folder name)")
-    max_tokens: int = opt(48, "tokens per reply at most; a request's max_tokens may ask for fewer")
+    max_tokens: int = opt(0, "tokens per reply at most; a request's max_tokens may ask for fewer (0 = the reply "
+                             "budget the checkpoint was trained with, else 48)")
     temperature: float = opt(0.0, "sampling temperature when a request gives none (0 = greedy: an answer about a "
                                   "remembered fact should not be a dice roll)")
     top_p: float = opt(1.0, "nucleus sampling when a request gives none (1 = off)")
@@ -64,8 +65,8 @@ def check(cfg: ServeConfig) -> None:
     """One-line UserErrors for settings that cannot work, before the model loads."""
     if not 0 <= cfg.port <= 65535:
         raise UserError(f"port must be 0 to 65535 (got {cfg.port})")
-    if cfg.max_tokens < 1 or cfg.threads < 0 or cfg.max_body_bytes < 1024:
-        raise UserError("max_tokens must be >= 1, threads >= 0 and max_body_bytes >= 1024")
+    if cfg.max_tokens < 0 or cfg.threads < 0 or cfg.max_body_bytes < 1024:
+        raise UserError("max_tokens must be >= 0, threads >= 0 and max_body_bytes >= 1024")
     if not 0 <= cfg.temperature <= 2 or not 0 < cfg.top_p <= 1:
         raise UserError("temperature must be in [0, 2] and top_p in (0, 1]")
     if cfg.model_name and not cfg.model_name.isprintable():
@@ -84,8 +85,8 @@ def run(cfg: ServeConfig) -> int:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     lm = load_model(ckpt, cfg.dtype, cfg.device)
-    settings = ChatSettings(max_new_tokens=cfg.max_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-                            seed=cfg.seed)
+    settings = settings_for(lm, temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
+                            **({"max_new_tokens": cfg.max_tokens} if cfg.max_tokens else {}))
     server = ChatServer(Assistant(lm, settings), db_dir, cfg.model_name or ckpt.parent.name, cfg.host, cfg.port,
                         max_body_bytes=cfg.max_body_bytes)
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from assistant.orchestrator import EMPTY_REPLY, Assistant, ChatSettings, close_session
+from assistant.orchestrator import EMPTY_REPLY, Assistant, ChatSettings, close_session, settings_for
 from assistant.prompt import PromptBudget, build_prompt, plain_text
 from assistant.retrieval import Memory, RetrievalConfig, Retrieved
 from assistant.store import MemoryStore, Message
@@ -104,3 +104,12 @@ def test_long_sessions_get_summaries_every_n_messages(tmp_path):
         assert len(sums) == 2 and [x.message_count for x in sums] == [4, 4]
         assert "number 0" in sums[0].summary and "number 3" in sums[1].summary
         assert len(st.unsummarized(s)) == 2
+
+
+def test_a_checkpoint_chats_with_the_budgets_it_was_trained_with():
+    lm = tiny_assistant().lm
+    assert settings_for(lm) == ChatSettings()  # no chat data behind it: the defaults
+    lm.state["chat"] = {"block_size": 128, "reply_tokens": 30, "memory_tokens": 50, "examples_version": 1}
+    got = settings_for(lm, temperature=0.5)
+    assert (got.max_new_tokens, got.memory_tokens, got.temperature) == (30, 50, 0.5)
+    assert settings_for(lm, max_new_tokens=7).max_new_tokens == 7

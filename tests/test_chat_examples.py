@@ -80,6 +80,7 @@ def test_prepare_in_chat_format(tmp_path):
     text = (paths.processed / "train.txt").read_text(encoding="utf-8")
     ids = open_tokens(paths.processed, "train", meta)
     assert tok.decode(ids) == text
+    assert meta["chat"] == {"block_size": 300, "reply_tokens": 60, "memory_tokens": 120, "examples_version": 1}
     docs = text.split(EOT)[:-1]
     assert len(docs) == meta["splits"]["train"]["docs"] and counts["docs"] > 12
     assert all(len(tok.encode(d)) + 1 <= 300 for d in docs)
@@ -93,6 +94,14 @@ def test_prepare_in_chat_format(tmp_path):
     for bad in ({"format": "html"}, {"format": "chat", "chat_reply_tokens": 300, "chat_block_size": 300}):
         with pytest.raises(UserError):
             prepare_data.run(build_config(prepare_data.PrepareConfig, bad), paths)
+    # a model trained on them keeps the settings to chat with (assistant.orchestrator.settings_for reads them)
+    from model.checkpoint import LAST, read_state
+    from training import train
+    tcfg = build_config(train.TrainConfig, {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 300,
+                                            "batch_size": 2, "max_iters": 1, "eval_iters": 1, "plot": False,
+                                            "threads": 1, "out_dir": str(tmp_path / "run")})
+    train.run(tcfg, paths)
+    assert read_state(tmp_path / "run" / LAST)["chat"] == load_meta(paths.processed)["chat"]
     # a transcript with a single user line makes no example: nothing to learn, nothing written
     assert transcript_examples("user: hello", len, BUDGET) == []
 

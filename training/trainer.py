@@ -288,6 +288,7 @@ class Trainer:
                           "inputs_fingerprint": self.meta.get("inputs_fingerprint"),
                           "train_tokens": len(self.data["train"]), "val_tokens": len(self.data["val"])},
                  "memory": dict(self.memory.settings, ratio=self.cfg.memory_ratio) if self.memory else None,
+                 "chat": self.meta.get("chat"),  # the chat example settings (prepare --format chat), or None
                  "world_size": self.dist.world, "threads": self.threads, "rng": python_numpy_rng(),
                  "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                  "torch_version": torch.__version__}
