@@ -13,7 +13,7 @@ Schema version `SCHEMA_VERSION` (PRAGMA user_version), documented in DATA_FORMAT
 - messages_fts, summaries_fts: FTS5 tables over `content` / `summary` (Porter stemming: "lives" finds "live"),
   kept in step by triggers
 - audit(id INTEGER PRIMARY KEY, at, action, detail): counts and ids only, never content
-Times are ISO 8601 UTC strings ("2026-12-04T13:24:19.123456+00:00").
+Times are ISO 8601 UTC strings ("2026-12-04T13:24:19.123456+00:00"). Export and import: assistant/store_export.py.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable
 
 SCHEMA_VERSION = 1
 ROLES = ("system", "user", "assistant")
@@ -364,109 +364,6 @@ class MemoryStore:
             self.db.execute("INSERT INTO audit(at, action, detail) VALUES (?, ?, ?)",
                             (self.clock(), f"forget_{kind}", detail))
         return report
-
-    # ---------------------------------------------------------------------------------------- export / import
-    def export_records(self) -> Iterator[dict]:
-        """Everything as JSON-ready records: a header, then sessions, messages and summaries in id order."""
-        yield {"type": "header", "format": EXPORT_FORMAT, "schema_version": SCHEMA_VERSION}
-        for s in self.db.execute("SELECT id, created_at FROM sessions ORDER BY rowid"):
-            yield {"type": "session", "id": s[0], "created_at": s[1]}
-        for m in self.messages():
-            yield {"type": "message", "id": m.id, "session_id": m.session_id, "role": m.role, "content": m.content,
-                   "created_at": m.created_at}
-        for s in self.summaries():
-            yield {"type": "summary", "session_id": s.session_id, "first_message_id": s.first_message_id,
-                   "last_message_id": s.last_message_id, "summary": s.summary, "created_at": s.created_at}
-
-    def import_records(self, records: Iterable[dict]) -> dict:
-        """Add exported records to this store in one transaction (all or nothing); returns counts. Message ids
-        are renumbered and summaries follow them. A session whose id is taken here is skipped when it holds the
-        same messages (importing one file twice adds nothing) and renamed (`s1` -> `s1-2`) when it does not."""
-        sessions, messages, summaries = _parse_export(records)
-        counts = {"sessions": 0, "messages": 0, "summaries": 0, "skipped_sessions": 0}
-        ids: dict[int, int] = {}
-        with self._write():
-            name: dict[str, str | None] = {}
-            for sid, created in sessions.items():
-                mine = [(m["role"], m["content"]) for m in messages if m["session_id"] == sid]
-                if self._session_exists(sid):
-                    if [(m.role, m.content) for m in self.messages(sid)] == mine:
-                        name[sid] = None
-                        counts["skipped_sessions"] += 1
-                        continue
-                    k = 2
-                    while self._session_exists(f"{sid}-{k}"):
-                        k += 1
-                    name[sid] = f"{sid}-{k}"
-                else:
-                    name[sid] = sid
-                self.db.execute("INSERT INTO sessions(id, created_at) VALUES (?, ?)", (name[sid], created))
-                counts["sessions"] += 1
-            for m in messages:
-                if name[m["session_id"]] is None:
-                    continue
-                cur = self.db.execute("INSERT INTO messages(session_id, role, content, created_at) VALUES (?, ?, ?, ?)",
-                                      (name[m["session_id"]], m["role"], m["content"], m["created_at"]))
-                ids[m["id"]] = int(cur.lastrowid)
-                counts["messages"] += 1
-            for x in summaries:
-                sid = name[x["session_id"]]
-                if sid is None:
-                    continue
-                # the range may start or end at a forgotten message: it covers the imported ones inside it
-                inside = [ids[m["id"]] for m in messages if m["session_id"] == x["session_id"]
-                          and x["first_message_id"] <= m["id"] <= x["last_message_id"]]
-                if not inside:
-                    continue
-                first, last = min(inside), max(inside)
-                self.db.execute(
-                    "INSERT INTO summaries(session_id, first_message_id, last_message_id, message_count, summary, "
-                    "created_at) SELECT ?, ?, ?, count(*), ?, ? FROM messages WHERE session_id = ? AND id BETWEEN ? "
-                    "AND ?", (sid, first, last, x["summary"], x["created_at"], sid, first, last))
-                counts["summaries"] += 1
-        return counts
-
-
-def _parse_export(records: Iterable[dict]) -> tuple[dict[str, str], list[dict], list[dict]]:
-    """Checked (sessions {id: created_at}, messages, summaries) of an export; StoreError naming the bad record."""
-    sessions: dict[str, str] = {}
-    messages: list[dict] = []
-    summaries: list[dict] = []
-    seen_ids: set[int] = set()
-    for n, rec in enumerate(records, 1):
-        kind = rec.get("type") if isinstance(rec, dict) else None
-        try:
-            if kind == "header":
-                if rec.get("format") != EXPORT_FORMAT:
-                    raise StoreError(f"record {n}: not a miniature-memory chat export")
-            elif kind == "session":
-                sessions[str(rec["id"])] = str(rec["created_at"])
-            elif kind == "message":
-                if rec["role"] not in ROLES or not isinstance(rec["content"], str) or not rec["content"].strip():
-                    raise StoreError(f"record {n}: bad role or content")
-                if str(rec["session_id"]) not in sessions:
-                    raise StoreError(f"record {n}: message of an unknown session")
-                mid = int(rec["id"])
-                if mid in seen_ids:
-                    raise StoreError(f"record {n}: message id {mid} appears twice")
-                seen_ids.add(mid)
-                messages.append({"id": mid, "session_id": str(rec["session_id"]), "role": rec["role"],
-                                 "content": rec["content"], "created_at": str(rec["created_at"])})
-            elif kind == "summary":
-                x = {"session_id": str(rec["session_id"]), "first_message_id": int(rec["first_message_id"]),
-                     "last_message_id": int(rec["last_message_id"]), "summary": str(rec["summary"]),
-                     "created_at": str(rec["created_at"])}
-                if x["session_id"] not in sessions:
-                    raise StoreError(f"record {n}: summary of an unknown session")
-                summaries.append(x)
-            else:
-                raise StoreError(f"record {n}: unknown record type {kind!r}")
-        except StoreError:
-            raise
-        except (KeyError, TypeError, ValueError) as e:
-            raise StoreError(f"record {n}: missing or bad field ({e})") from None
-    return sessions, messages, summaries
-
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (autocommit connection underneath)."""

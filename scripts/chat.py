@@ -35,6 +35,7 @@ import torch
 from assistant.orchestrator import Assistant, close_session, settings_for
 from assistant.session_summary import summarize_session
 from assistant.store import MemoryStore, StoreError
+from assistant.store_export import export_records, import_records
 from common.cli import build_parser, setup_logging
 from common.config import UserError, config_dict, flag_overrides, opt, resolve_config
 from common.fsio import atomic_write_bytes, dumps_json
@@ -100,7 +101,7 @@ def command(store: MemoryStore, session: str, line: str, out: TextIO) -> str | N
         else:
             out.write("usage: /forget all | /forget session ID | /forget WORDS\n")
     elif name == "export" and arg:
-        lines = "".join(dumps_json(r) + "\n" for r in store.export_records())
+        lines = "".join(dumps_json(r) + "\n" for r in export_records(store))
         atomic_write_bytes(Path(arg).expanduser(), lines.encode("utf-8"))
         out.write(f"(exported to {arg})\n")
     elif name == "import" and arg:
@@ -109,7 +110,7 @@ def command(store: MemoryStore, session: str, line: str, out: TextIO) -> str | N
             records = [json.loads(x) for x in text.splitlines() if x.strip()]
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise StoreError(f"cannot read {arg}: {e}") from None
-        counts = store.import_records(records)
+        counts = import_records(store, records)
         out.write(f"(imported {counts['messages']} messages in {counts['sessions']} sessions)\n")
     else:
         out.write("commands: /new /sessions /history /forget /export FILE /import FILE /quit\n")

@@ -17,6 +17,7 @@ import pytest
 from assistant.retrieval import RetrievalConfig, retrieve
 from assistant.session_summary import summarize_session, user_statements
 from assistant.store import MAX_CONTENT_CHARS, SCHEMA_VERSION, MemoryStore, StoreError, fts_query
+from assistant.store_export import export_records, import_records
 
 PY = sys.executable
 
@@ -134,21 +135,21 @@ def test_export_then_import_gives_the_same_memory(store, tmp_path):
     store.add_summary(s, ids[0], ids[1], "The user said: My pet rabbit is Clover.")
     t = store.new_session()
     chat(store, t, "I like plums.")
-    records = list(store.export_records())
+    records = list(export_records(store))
     path = tmp_path / "export.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     with MemoryStore(tmp_path / "copy.db") as copy:
-        counts = copy.import_records(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+        counts = import_records(copy, [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()])
         assert counts == {"sessions": 2, "messages": 3, "summaries": 1, "skipped_sessions": 0}
-        assert list(copy.export_records()) == records  # same sessions, messages, summaries, times
+        assert list(export_records(copy)) == records  # same sessions, messages, summaries, times
         assert copy.search_messages("Clover", 1)[0][0].content == "My pet rabbit is Clover."
-        again = copy.import_records(records)  # the same file twice adds nothing
+        again = import_records(copy, records)  # the same file twice adds nothing
         assert again == {"sessions": 0, "messages": 0, "summaries": 0, "skipped_sessions": 2}
-        assert list(copy.export_records()) == records
+        assert list(export_records(copy)) == records
     with MemoryStore(tmp_path / "busy.db") as busy:  # another memory that also has a session "first"
         mine = busy.new_session("first")
         chat(busy, mine, "I play the flute.")
-        assert busy.import_records(records)["sessions"] == 2
+        assert import_records(busy, records)["sessions"] == 2
         assert [s.id for s in busy.sessions()] == ["first", "first-2", "s2"]
         assert [m.content for m in busy.messages("first-2")] == ["My pet rabbit is Clover.", "Clover is a sweet name."]
         assert busy.summaries("first-2")[0].message_count == 2
@@ -162,7 +163,7 @@ def test_export_then_import_gives_the_same_memory(store, tmp_path):
                               {"type": "message", "id": 1, "session_id": "a", "role": "robot", "content": "x",
                                "created_at": "t"}], "bad role")]:
             with pytest.raises(StoreError, match=match):
-                bad.import_records(recs)
+                import_records(bad, recs)
             assert bad.sessions() == []  # all or nothing
 
 
