@@ -165,6 +165,36 @@ def outputs_current(processed: Path, meta: dict | None, fingerprint: str) -> boo
     return True
 
 
+def write_text_item(out: SplitWriters, path: Path, split: str, tok: Tokenizer, hasher) -> tuple[int, int, int]:
+    """One cleaned document as one document of the split (nothing when it is empty); (chars, tokens, markers
+    removed)."""
+    chars = tokens = markers = 0
+    for piece in iter_pieces(path, tok, hasher):
+        piece, removed = strip_markers(piece)
+        markers += removed
+        if tok.add_chars(piece):
+            out.fit_vocab(tok.vocab_size)  # past 65,535 ids: uint32 from here on (rare)
+        ids = tok.encode(piece)
+        out.write(split, piece, ids)
+        chars, tokens = chars + len(piece), tokens + len(ids)
+    if chars:
+        tokens += out.end_document(split)
+    return chars, tokens, markers
+
+
+def write_chat_item(out: SplitWriters, path: Path, split: str, tok: Tokenizer, cfg: "PrepareConfig",
+                    hasher) -> tuple[int, int, int]:
+    """One chat transcript as one document per example; (documents, chars, tokens)."""
+    examples = chat_documents(path, tok, cfg, hasher)
+    out.fit_vocab(tok.vocab_size)  # the transcript's characters were added before counting
+    chars = tokens = 0
+    for text in examples:
+        ids = tok.encode(text)
+        out.write(split, text, ids)
+        chars, tokens = chars + len(text), tokens + len(ids) + out.end_document(split)
+    return len(examples), chars, tokens
+
+
 def write_splits(paths: DatasetPaths, items: list[str], tok: Tokenizer, cfg: PrepareConfig) -> dict:
     """Stream every document into the temp outputs, extending the vocabulary as new characters appear (ids are
     the same as from a separate vocabulary pass: first appearance in item order). Returns counts, per-source
@@ -177,44 +207,23 @@ def write_splits(paths: DatasetPaths, items: list[str], tok: Tokenizer, cfg: Pre
         for item in tqdm(items, desc="prepare: encode", unit="doc", disable=None):
             split = split_of(item, cfg.val_fraction, cfg.split_salt)
             h = hashlib.sha256()
-            chars = tokens = 0
             if cfg.format == "chat":
-                docs = chat_documents(paths.cleaned_file(item), tok, cfg, h)
-                out.fit_vocab(tok.vocab_size)  # the transcript's characters were added before counting
-                for text in docs:
-                    ids = tok.encode(text)
-                    out.write(split, text, ids)
-                    n = len(ids) + out.end_document(split)
-                    chars, tokens = chars + len(text), tokens + n
-                fp.update(f"{item}\t{h.hexdigest()}\n".encode("utf-8"))
-                st = stats[split]
-                st["docs"], st["chars"] = st["docs"] + len(docs), st["chars"] + chars
-                st["tokens"] += tokens
-                src = sources.setdefault(item.split("/", 1)[0], {"docs": 0, "val_docs": 0, "chars": 0, "tokens": 0})
-                src["docs"] += len(docs)
-                src["val_docs"] += len(docs) if split == "val" else 0
-                src["chars"] += chars
-                src["tokens"] += tokens
-                continue
-            for piece in iter_pieces(paths.cleaned_file(item), tok, h):
-                piece, removed = strip_markers(piece)
+                docs, chars, tokens = write_chat_item(out, paths.cleaned_file(item), split, tok, cfg, h)
+            else:
+                chars, tokens, removed = write_text_item(out, paths.cleaned_file(item), split, tok, h)
                 markers += removed
-                if tok.add_chars(piece):
-                    out.fit_vocab(tok.vocab_size)  # past 65,535 ids: uint32 from here on (rare)
-                ids = tok.encode(piece)
-                out.write(split, piece, ids)
-                chars, tokens = chars + len(piece), tokens + len(ids)
+                docs = 1 if chars else 0
+                if not chars:
+                    empty += 1
+                    log.warning(f"skipped empty document {item}")
             fp.update(f"{item}\t{h.hexdigest()}\n".encode("utf-8"))
-            if chars == 0:
-                empty += 1
-                log.warning(f"skipped empty document {item}")
+            if not docs:
                 continue
-            tokens += out.end_document(split)
             st = stats[split]
-            st["docs"], st["chars"], st["tokens"] = st["docs"] + 1, st["chars"] + chars, st["tokens"] + tokens
+            st["docs"], st["chars"], st["tokens"] = st["docs"] + docs, st["chars"] + chars, st["tokens"] + tokens
             src = sources.setdefault(item.split("/", 1)[0], {"docs": 0, "val_docs": 0, "chars": 0, "tokens": 0})
-            src["docs"] += 1
-            src["val_docs"] += split == "val"
+            src["docs"] += docs
+            src["val_docs"] += docs if split == "val" else 0
             src["chars"] += chars
             src["tokens"] += tokens
         files = out.finish()
