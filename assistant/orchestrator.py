@@ -98,9 +98,8 @@ class Assistant:
 
     @staticmethod
     def _maybe_summarize(store: MemoryStore, session_id: str, every: int) -> None:
-        pending = store.unsummarized(session_id)
-        if every > 0 and len(pending) >= every:
-            store.add_summary(session_id, pending[0].id, pending[-1].id, summarize_session(pending))
+        if every > 0:
+            summarize_pending(store, session_id, at_least=every)
 
 
 def prompt_from_memory(store: MemoryStore, session_id: str, text: str, count, budget: PromptBudget,
@@ -113,8 +112,13 @@ def prompt_from_memory(store: MemoryStore, session_id: str, text: str, count, bu
     return build_prompt(got, text, count, budget)
 
 
+def summarize_pending(store: MemoryStore, session_id: str, at_least: int = 1) -> None:
+    """Summarize the session's messages no summary covers yet, when there are at least `at_least` of them."""
+    pending = store.unsummarized(session_id)
+    if pending and len(pending) >= at_least:
+        store.add_summary(session_id, pending[0].id, pending[-1].id, summarize_session(pending))
+
+
 def close_session(store: MemoryStore, session_id: str) -> None:
     """Summarize what of a finished session is not summarized yet (called when a new session starts)."""
-    pending = store.unsummarized(session_id)
-    if pending:
-        store.add_summary(session_id, pending[0].id, pending[-1].id, summarize_session(pending))
+    summarize_pending(store, session_id)

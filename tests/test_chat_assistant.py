@@ -59,6 +59,17 @@ def tiny_assistant(settings=ChatSettings()) -> Assistant:
     return Assistant(lm, settings)
 
 
+def save_tiny_checkpoint(path: Path, lm: LoadedModel | None = None) -> Path:
+    """Write `lm` (default: tiny_assistant's model) as a checkpoint file the commands can load."""
+    from model.checkpoint import save_checkpoint
+    lm = lm or tiny_assistant().lm
+    state = {"step": 1, "model_config": lm.model.cfg.to_dict(), "tokenizer": lm.tokenizer.to_dict(), "config": {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, lm.model, torch.optim.AdamW(lm.model.parameters()), dict(lm.model.named_parameters()),
+                    {}, state)
+    return path
+
+
 def test_the_message_is_stored_before_the_reply_and_the_reply_as_streamed(tmp_path):
     bot = tiny_assistant(ChatSettings(max_new_tokens=20, temperature=1.0, seed=3))
     with MemoryStore(tmp_path / "m.db") as st:

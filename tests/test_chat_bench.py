@@ -3,20 +3,12 @@ without memory, the fact in the prompt, latency, retrieval time and database siz
 
 import json
 
-import torch
-
 from bench import chat as bench_chat
-from model.checkpoint import save_checkpoint
-from tests.test_chat_assistant import tiny_assistant
+from tests.test_chat_assistant import save_tiny_checkpoint
 
 
 def test_bench_chat_reports_every_figure(tmp_path, capsys):
-    lm = tiny_assistant().lm
-    state = {"step": 1, "model_config": lm.model.cfg.to_dict(), "tokenizer": lm.tokenizer.to_dict(), "config": {}}
-    ckpt = tmp_path / "run" / "last.safetensors"
-    ckpt.parent.mkdir()
-    save_checkpoint(ckpt, lm.model, torch.optim.AdamW(lm.model.parameters()), dict(lm.model.named_parameters()),
-                    {}, state)
+    ckpt = save_tiny_checkpoint(tmp_path / "run" / "last.safetensors")
     out = tmp_path / "chat.json"
     assert bench_chat.main(["--checkpoint", str(ckpt), "--probes", "2", "--distances", "1", "3", "--sizes", "150",
                             "400", "--latency-replies", "2", "--json", str(out)]) == 0

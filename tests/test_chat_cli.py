@@ -4,12 +4,9 @@ sessions across runs), and the command itself from a checkpoint on disk (one-lin
 import io
 import json
 
-import torch
-
 from assistant.store import MemoryStore
-from model.checkpoint import save_checkpoint
 from scripts import chat as chat_cmd
-from tests.test_chat_assistant import tiny_assistant
+from tests.test_chat_assistant import save_tiny_checkpoint, tiny_assistant
 
 
 def run_loop(db, lines):
@@ -50,12 +47,7 @@ def test_the_loop_answers_keeps_everything_and_runs_every_command(tmp_path):
 
 
 def test_the_command_from_a_checkpoint_on_disk(tmp_path, capsys):
-    lm = tiny_assistant().lm
-    state = {"step": 1, "model_config": lm.model.cfg.to_dict(), "tokenizer": lm.tokenizer.to_dict(), "config": {}}
-    ckpt = tmp_path / "run" / "last.safetensors"
-    ckpt.parent.mkdir()
-    save_checkpoint(ckpt, lm.model, torch.optim.AdamW(lm.model.parameters()), dict(lm.model.named_parameters()),
-                    {}, state)
+    ckpt = save_tiny_checkpoint(tmp_path / "run" / "last.safetensors")
     out = io.StringIO()
     rc = chat_cmd.main(["--checkpoint", str(ckpt), "--max-new-tokens", "5"], io.StringIO("hello there\n"), out)
     assert rc == 0 and "bot> " in out.getvalue()

@@ -21,11 +21,8 @@ from assistant.server import ChatServer
 from assistant.store import MemoryStore
 from common.paths import REPO_ROOT
 from common.text_format import EOT_ID, USER_ID
-from model.checkpoint import save_checkpoint
-from model.gpt import GPT, ModelConfig
-from model.tokenizer import CharTokenizer
 from scraper.fetch.browser import LAUNCH_ARGS, system_chromium
-from tests.test_chat_assistant import tiny_assistant
+from tests.test_chat_assistant import save_tiny_checkpoint, tiny_assistant
 
 MODEL = "tiny"
 
@@ -336,15 +333,20 @@ def test_the_chat_page_in_chromium(server):
 def endless_checkpoint(path: Path) -> Path:
     """A tiny checkpoint whose greedy replies never end by themselves: the stop ids' embedding rows (tied with
     the output head) are zero and the others large, so a stop logit (0) never beats the best other one."""
-    tok = CharTokenizer("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,!?'\n:")
-    torch.manual_seed(0)
-    model = GPT(ModelConfig(vocab_size=tok.vocab_size, block_size=128, n_layer=1, n_head=2, n_embd=32)).eval()
+    lm = tiny_assistant().lm
     with torch.no_grad():
-        model.wte.weight.mul_(200)
-        model.wte.weight[[USER_ID, EOT_ID]] = 0
-    state = {"step": 1, "model_config": model.cfg.to_dict(), "tokenizer": tok.to_dict(), "config": {}}
-    save_checkpoint(path, model, torch.optim.AdamW(model.parameters()), dict(model.named_parameters()), {}, state)
+        lm.model.wte.weight.mul_(200)
+        lm.model.wte.weight[[USER_ID, EOT_ID]] = 0
+    save_tiny_checkpoint(path, lm)
     return path
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGKILL (no finally, no atexit) and reap the server, closing its pipes."""
+    proc.kill()
+    proc.wait(10)
+    proc.stdout.close()
+    proc.stderr.close()
 
 
 def start_serve(ckpt: Path, db_dir: Path) -> tuple[subprocess.Popen, str]:
@@ -380,10 +382,7 @@ def test_kill_9_mid_stream_keeps_the_acknowledged_message(tmp_path):
         proc.wait(10)
         conn.close()
     finally:
-        proc.kill()
-        proc.wait(10)
-        proc.stdout.close()
-        proc.stderr.close()
+        stop(proc)
     with MemoryStore(db_dir / "zoe.db") as st:
         assert [(m.role, m.content) for m in st.messages()] == [("user", "Remember me.")]
 
@@ -395,10 +394,7 @@ def test_kill_9_mid_stream_keeps_the_acknowledged_message(tmp_path):
         assert again.choices[0].finish_reason == "length" and again.usage.completion_tokens == 5
         assert again.choices[0].message.content
     finally:
-        proc.kill()
-        proc.wait(10)
-        proc.stdout.close()
-        proc.stderr.close()
+        stop(proc)
     with MemoryStore(db_dir / "zoe.db") as st:
         sessions = [[(m.role, m.content) for m in st.messages(s.id)] for s in st.sessions()]
     assert sessions == [[("user", "Remember me.")],
