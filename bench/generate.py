@@ -1,29 +1,32 @@
-"""Generation speed, memory and the val-loss cost of each weight format, side by side in one run.
+"""Generation speed against the memory-bandwidth limit of the machine, batched sampling, memory, and the val-loss
+cost of each weight format, side by side in one run.
 
-1. Speed and memory use the `small` preset's shape (6 x 384, 6 heads, block 256, ~10.7M parameters) with RANDOMLY
-   INITIALISED weights (residual projections not zeroed, so every layer computes): speed and memory do not depend
-   on what the weights learned. The reference is a nanoGPT-style `sample.py` loop written here: no KV cache, the
-   context cropped to block_size and re-run in full for every token. Ours is `scripts/generate.py`, each dtype in a
-   fresh subprocess (so peak RSS is its own): tokens/s overall, ms per token at tokens 500 and 5,000 (mean of the
-   100 tokens ending there), peak RSS for the whole run.
-2. The val-loss change per dtype uses a tiny model (4 x 128, block 128) trained here for `--train-seconds` on
-   `../shared/data/tinyshakespeare.txt` (first 90% train, last 10% val), saved as a real checkpoint and loaded by
+1. Two shapes with RANDOMLY INITIALISED weights (residual projections not zeroed, so every layer computes; speed
+   and memory do not depend on what the weights learned): the `small` preset (6 x 384, 6 heads, block 256, a
+   65-character vocabulary, ~10.7M parameters) and llama2.c's `stories15M` shape (dim 288, 6 layers, 6 heads,
+   block 256, vocabulary 32,000; our default layout, whose ReLU^2 MLP of width 1,152 has as many weights as
+   llama2.c's SwiGLU of width 768), built through `model.gpt.GPT`.
+2. The limit: decoding a token reads every weight once, so tokens/s <= bandwidth / weight bytes per token
+   (bench/bandwidth.py: the best streaming rate of several kernels at 1 thread and every core, measured at the
+   start of this run). Each dtype's tokens/s is printed as a fraction of its own limit.
+3. Ours is `scripts/generate.py`, each dtype in a fresh subprocess (so peak RSS is its own), at its automatic
+   thread count (`--threads 0`: it times a few steps at 1 thread and at every core and keeps the faster; the row
+   says which): tokens/s overall, ms per token at tokens 500 and 5,000 (mean of the 100 tokens ending there),
+   peak RSS. The reference is a nanoGPT-style `sample.py` loop written here (no KV cache: the context cropped to
+   block_size and re-run in full for every token) at each of `--ref-threads`; ratios are against its best.
+4. Batched sampling: `--num-samples N --batch N` decodes N samples of one prompt together; tokens/s against
+   N x the single-sample rate measured the same way in the same run.
+5. The val-loss change per dtype uses a tiny model (4 x 128, block 128) trained here for `--train-seconds` on
+   `../shared/data/tinyshakespeare.txt` (first 90% train, last 10% val), loaded by
    `generation.inference.load_model` in each dtype: mean cross-entropy over fixed val windows.
 
-Numbers are noisy when other processes share the 2 cores (compare within one run). Every row states its thread
-count. Ours runs at `--threads` (default 1, as generate.py: decoding one token at a time measured ~2x faster on 1
-thread than on 2). The no-cache reference runs a full forward per token, which uses more cores well, so it runs at
-each of `--ref-threads` (default: 1 and every core) and every ratio is against its BEST thread count. The
-conditions (dtype, threads, torch, CPU model and flags) are printed first and stored with `--json`.
-
-Measured (AMD EPYC with AVX-512 BF16, torch 2.13, 2 cores shared with other jobs): the reference (float32) 9.4
-tokens/s on 1 thread, 16.5 on 2 (its best); ours on 1 thread: fp32 175 (10.6x), int8 323 (19.6x), bf16 173
-(10.5x), fp16 83 (5.0x); peak RSS 286 / 258 / 274 / 264 MB; val-loss change int8 -0.0001, bf16 and fp16 0.0000.
+Numbers are noisy when other processes share the cores (compare within one run; the load average at the start
+is stored). The conditions (torch, CPU model and flags, bandwidth) are printed first and stored with `--json`.
 
 **Usage:**
-    python bench/generate.py                       # 5,000 tokens per dtype, 1 thread, 60 s of training
-    python bench/generate.py --threads 2 --tokens 2000 --train-seconds 30
-    python bench/generate.py --ref-threads 1,2 --json /tmp/generate.json
+    python bench/generate.py                       # 5,000 tokens per dtype and shape, 60 s of training
+    python bench/generate.py --tokens 2000 --train-seconds 30 --shapes small
+    python bench/generate.py --json /tmp/generate.json
 """
 
 import sys
@@ -39,6 +42,7 @@ import time
 
 import torch
 
+from bench.bandwidth import stream_bandwidth, weight_bytes_per_token
 from bench.conditions import format_conditions, measure_conditions
 from common.paths import REPO_ROOT, SHARED_DATA_DIR
 from generation.val_loss import val_loss
@@ -74,12 +78,78 @@ def reference_tokens_per_s(model: GPT, n_tokens: int, threads: int) -> float:
         return n_tokens / (time.perf_counter() - start)
 
 
-def ours(ckpt: Path, dtype: str, tokens: int, threads: int, out: Path) -> dict:
-    stats = out / f"stats_{dtype}.json"
+def ours(ckpt: Path, dtype: str, tokens: int, threads: int, out: Path, samples: int = 1) -> dict:
+    """scripts/generate.py in a fresh process: its stats JSON (tokens/s, per-token ms, peak RSS, threads)."""
+    stats = out / f"stats_{dtype}_{samples}.json"
     cmd = [sys.executable, str(REPO_ROOT / "scripts" / "generate.py"), "--checkpoint", str(ckpt), "--dtype", dtype,
-           "--max-new-tokens", str(tokens), "--no-stop-at-eot", "--threads", str(threads), "--stats-json", str(stats)]
+           "--max-new-tokens", str(tokens), "--no-stop-at-eot", "--threads", str(threads), "--stats-json", str(stats),
+           "--num-samples", str(samples), "--batch", str(samples)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return json.loads(stats.read_text())
+
+
+def shape_config(name: str) -> tuple[ModelConfig, CharTokenizer]:
+    """The model config of a benchmark shape and a character tokenizer for its checkpoint (the stories15M shape
+    keeps its 32,000-wide head: sampling works on every logit, the ids past the tokenizer's are masked)."""
+    tok = CharTokenizer("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'\"-\n0123456789")
+    if name == "small":
+        return ModelConfig(vocab_size=tok.vocab_size, block_size=256, n_layer=6, n_head=6, n_embd=384,
+                           zero_init_proj=False), tok
+    return ModelConfig(vocab_size=32000, block_size=256, n_layer=6, n_head=6, n_embd=288, zero_init_proj=False), tok
+
+
+def bench_shape(name: str, args, dtypes: list[str], bandwidth: float, out: Path) -> dict:
+    """Every figure of one shape: the reference, each dtype against its limit, batched sampling."""
+    cfg, tok = shape_config(name)
+    torch.manual_seed(0)
+    model = GPT(cfg).eval()
+    ckpt = write_checkpoint(out / name / "last.safetensors", model, tok)
+    print(f"\n== {name}: {cfg.n_layer} x {cfg.n_embd}, {cfg.n_head} heads, block {cfg.block_size}, vocabulary "
+          f"{cfg.vocab_size:,}, {model.num_params():,} parameters (random weights)")
+    rep: dict = {"params": model.num_params(), "reference": [], "ours": [], "batched": []}
+    for n in thread_counts(args.ref_threads):
+        rep["reference"].append({"dtype": "fp32", "threads": n,
+                                 "tokens_per_s": reference_tokens_per_s(model, args.reference_tokens, n)})
+    del model
+    ref = max(r["tokens_per_s"] for r in rep["reference"])
+    for r in rep["reference"]:
+        r["x_best_reference"] = r["tokens_per_s"] / ref
+        print(f"reference fp32 (no cache, {r['threads']} thread(s)): {r['tokens_per_s']:.1f} tokens/s")
+    print(f"{'dtype':6}{'threads':>8}{'tokens/s':>10}{'MB/token':>10}{'limit':>8}{'of limit':>9}{'vs ref':>8}"
+          f"{'ms@500':>8}{'ms@5000':>9}{'5000/500':>9}{'peak RSS MB':>12}")
+    for dt in dtypes:
+        nbytes = weight_bytes_per_token(load_model(ckpt, dt).model)
+        s = ours(ckpt, dt, args.tokens, 0, out)
+        ms = s["per_token_ms"]
+        a, b = ms.get("500"), ms.get("5000")
+        limit = bandwidth * 1e9 / nbytes
+        row = {"dtype": dt, "threads": s["threads"], "tokens_per_s": s["tokens_per_s"], "weight_mb_per_token":
+               nbytes / 1e6, "limit_tokens_per_s": limit, "fraction_of_limit": s["tokens_per_s"] / limit,
+               "x_best_reference": s["tokens_per_s"] / ref, "ms_at_500": a, "ms_at_5000": b,
+               "peak_rss_mb": s["peak_rss_mb"]}
+        rep["ours"].append(row)
+        print(f"{dt:6}{row['threads']:>8}{row['tokens_per_s']:>10.1f}{nbytes / 1e6:>10.1f}{limit:>8.0f}"
+              f"{row['fraction_of_limit']:>9.0%}{row['x_best_reference']:>8.1f}{a or '-':>8}{b or '-':>9}"
+              f"{f'{b / a:.2f}' if a and b else '-':>9}{row['peak_rss_mb']:>12.0f}")
+    fp32 = next((r for r in rep["ours"] if r["dtype"] == "fp32"), None)
+    int8 = next((r for r in rep["ours"] if r["dtype"] == "int8"), None)
+    if fp32 and int8:
+        rep["int8_x_fp32"] = int8["tokens_per_s"] / fp32["tokens_per_s"]
+        print(f"int8 / fp32: {rep['int8_x_fp32']:.2f}x")
+    for dt in args.batch_dtypes.split(","):
+        if dt not in dtypes:
+            continue
+        single = ours(ckpt, dt, args.batch_tokens, 0, out)["tokens_per_s"]
+        line = f"batched {dt}, {args.batch_tokens} tokens each: 1 sample {single:.0f} tokens/s"
+        for n in [int(x) for x in args.batch_sizes.split(",")]:
+            s = ours(ckpt, dt, args.batch_tokens, 0, out, samples=n)
+            share = s["tokens_per_s"] / (n * single)
+            rep["batched"].append({"dtype": dt, "samples": n, "threads": s["threads"],
+                                   "tokens_per_s": s["tokens_per_s"], "single_tokens_per_s": single,
+                                   "of_n_x_single": share, "peak_rss_mb": s["peak_rss_mb"]})
+            line += f"; {n}: {s['tokens_per_s']:.0f} ({share:.2f} of {n} x single, {s['threads']} thr.)"
+        print(line)
+    return rep
 
 
 def train_tiny(text: str, seconds: float) -> tuple[GPT, CharTokenizer, torch.Tensor]:
@@ -121,7 +191,10 @@ def thread_counts(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokens", type=int, default=5000, help="tokens generated per dtype")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (generate.py's default: 1)")
+    ap.add_argument("--shapes", default="small,stories15M", help="which shapes (small, stories15M)")
+    ap.add_argument("--batch-tokens", type=int, default=1000, help="tokens per sample in the batched rows")
+    ap.add_argument("--batch-dtypes", default="fp32,int8", help="dtypes of the batched rows")
+    ap.add_argument("--batch-sizes", default="2,4,8", help="samples decoded together in the batched rows")
     ap.add_argument("--reference-tokens", type=int, default=40, help="tokens timed for the no-cache reference")
     ap.add_argument("--ref-threads", default="1,all", help="thread counts the reference runs at ('all': every "
                                                             "core); ratios are against its best")
@@ -130,44 +203,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="FILE", help="also write the conditions and every row as JSON here")
     args = ap.parse_args(argv)
     dtypes = args.dtypes.split(",")
-    cond = measure_conditions(dtype="per row (reference float32)", threads=args.threads,
+    shapes = args.shapes.split(",")
+    if any(x not in ("small", "stories15M") for x in shapes):
+        raise SystemExit("bench/generate.py: --shapes takes small and/or stories15M")
+    bandwidth = stream_bandwidth()
+    cond = measure_conditions(dtype="per row (reference float32)", threads="per row (ours: automatic)",
                               reference_threads=thread_counts(args.ref_threads),
-                              load_avg_1m_at_start=round(os.getloadavg()[0], 2))
+                              load_avg_1m_at_start=round(os.getloadavg()[0], 2),
+                              bandwidth_gb_s=bandwidth["best"])
     print(format_conditions(cond))
-    report: dict = {"conditions": cond, "reference": [], "ours": [], "val_loss": []}
+    print("streaming bandwidth (GB/s): " + ", ".join(f"{k} {v}" for k, v in bandwidth.items()))
+    report: dict = {"conditions": cond, "bandwidth": bandwidth, "shapes": {}, "val_loss": []}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        tok = CharTokenizer("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'\"-\n0123456789")
-        torch.manual_seed(0)
-        small = GPT(ModelConfig(vocab_size=tok.vocab_size, block_size=256, n_layer=6, n_head=6, n_embd=384,
-                                zero_init_proj=False)).eval()
-        ckpt = write_checkpoint(out / "small" / "last.safetensors", small, tok)
-        print(f"small preset shape, random weights: {small.num_params():,} params")
-        for n in thread_counts(args.ref_threads):
-            report["reference"].append({"dtype": "fp32", "threads": n,
-                                        "tokens_per_s": reference_tokens_per_s(small, args.reference_tokens, n)})
-        torch.set_num_threads(args.threads)
-        del small
-        ref = max(r["tokens_per_s"] for r in report["reference"])
-        best = max(report["reference"], key=lambda r: r["tokens_per_s"])["threads"]
-        print(f"ratios are against the reference at its best thread count ({best})")
-        print(f"{'':28}{'threads':>8}{'tokens/s':>10}{'vs ref':>8}{'ms@500':>9}{'ms@5000':>9}{'5000/500':>10}"
-              f"{'peak RSS MB':>13}")
-        for r in report["reference"]:
-            r["x_best_reference"] = r["tokens_per_s"] / ref
-            print(f"{'reference fp32 (no cache)':28}{r['threads']:>8}{r['tokens_per_s']:>10.1f}"
-                  f"{r['x_best_reference']:>8.2f}")
-        for dt in dtypes:
-            s = ours(ckpt, dt, args.tokens, args.threads, out)
-            ms = s["per_token_ms"]
-            a, b = ms.get("500"), ms.get("5000")
-            ratio = f"{b / a:.2f}" if a and b else "-"
-            report["ours"].append({"dtype": dt, "threads": args.threads, "tokens_per_s": s["tokens_per_s"],
-                                   "x_best_reference": s["tokens_per_s"] / ref, "ms_at_500": a, "ms_at_5000": b,
-                                   "peak_rss_mb": s["peak_rss_mb"]})
-            print(f"{'ours ' + dt + ' (KV cache)':28}{args.threads:>8}{s['tokens_per_s']:>10.1f}"
-                  f"{s['tokens_per_s'] / ref:>8.1f}{a if a else '-':>9}{b if b else '-':>9}{ratio:>10}"
-                  f"{s['peak_rss_mb']:>13.0f}")
+        for name in shapes:
+            report["shapes"][name] = bench_shape(name, args, dtypes, bandwidth["best"], out)
         data = SHARED_DATA_DIR / "tinyshakespeare.txt"
         if not data.is_file():
             print(f"{data} missing: val-loss deltas skipped")

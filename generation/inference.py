@@ -40,7 +40,7 @@ from common.paths import training_out_dir
 from common.text_format import NOT_IN_STORIES
 from generation.kv_decoder import KVDecoder, rope_rows  # noqa: F401  (KVDecoder: tests import it from here)
 from generation.memory_window import RollingWindow
-from generation.quantize import DTYPES, Int8Linear, TransposedLinear
+from generation.quantize import DTYPES, Int8Linear, TransposedEmbedding, TransposedLinear
 from generation.sampling import RecentTokens, pick_token
 from generation.sampling_config import SampleConfig
 from model.checkpoint import LAST, iter_model_tensors, model_tensor_shapes, read_state
@@ -144,10 +144,11 @@ def _place_weights(model: GPT, path: Path, aliases: dict, dtype: str) -> None:
     missing = expected - placed
     if missing:
         raise UserError(f"{path}: no weights for {sorted(missing)[0]!r} (and {len(missing) - 1} more)")
-    if tied:
-        model.lm_head = Int8Linear.from_float(model.wte.weight) if dtype == "int8" else model.lm_head
-        if dtype != "int8":
-            model.lm_head.weight = model.wte.weight
+    if tied and dtype == "int8":
+        model.lm_head = Int8Linear.from_float(model.wte.weight)
+    elif tied:  # one transposed matrix serves the embedding lookups and the head (quantize.TransposedEmbedding)
+        model.wte = TransposedEmbedding(model.wte.weight)
+        model.lm_head = TransposedLinear.sharing(model.wte.weight_t)
 
 
 @contextmanager
@@ -182,6 +183,32 @@ class SlidingWindow:
         return self.dec.step(token)
 
 
+def _checked_prompt(lm: LoadedModel, prompt_ids: list[int]) -> list[int]:
+    """The prompt as ints (empty: start as after an <|endoftext|>); UserError for ids outside the vocabulary."""
+    vocab = lm.tokenizer.vocab_size
+    prompt = [int(i) for i in prompt_ids] or [lm.tokenizer.eot_id]
+    bad = [i for i in prompt if not 0 <= i < vocab]
+    if bad:
+        raise UserError(f"prompt id {bad[0]} is outside the vocabulary (0..{vocab - 1})")
+    return prompt
+
+
+def _banned(vocab: int, allow: Iterable[int]) -> list[int]:
+    """Special ids never to sample. A young model gives some probability to tags a story never holds
+    (placeholders, chat tags, the summary tags only the prefix holds); they would print as literal tags."""
+    allowed = set(allow)
+    return [i for i in NOT_IN_STORIES if i < vocab and i not in allowed]
+
+
+def _pick(logits: torch.Tensor, vocab: int, banned: list[int], sample: SampleConfig, recent: RecentTokens,
+          gen: torch.Generator) -> int:
+    if logits.numel() > vocab:  # rows padded for vocab_multiple (or spare for growth) are never emitted
+        logits[vocab:] = float("-inf")
+    logits[banned] = float("-inf")
+    return pick_token(logits, sample.temperature, sample.top_k, sample.top_p, sample.repetition_penalty,
+                      recent.ids(), gen)
+
+
 def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sample: SampleConfig,
                  seed: int = 1337, pinned: int = 0, memory: Schedule | None = None,
                  memory_log: list | None = None, allow: Iterable[int] = ()) -> Iterator[int]:
@@ -191,29 +218,18 @@ def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sa
     `memory_log` then gets one record per fold. `allow`: special ids to let through that a story never holds
     (NOT_IN_STORIES; a chat allows its role tags). Same seed/model/flags (and thread count) = same ids."""
     tok = lm.tokenizer
-    vocab = tok.vocab_size
-    prompt = [int(i) for i in prompt_ids] or [tok.eot_id]
-    bad = [i for i in prompt if not 0 <= i < vocab]
-    if bad:
-        raise UserError(f"prompt id {bad[0]} is outside the vocabulary (0..{vocab - 1})")
+    prompt = _checked_prompt(lm, prompt_ids)
     gen = torch.Generator().manual_seed(int(seed))
     recent = RecentTokens(sample.repetition_window)
     for t in prompt:
         recent.add(t)
-    # A young model gives some probability to tags a story never holds (placeholders, chat tags, the summary
-    # tags only the prefix holds); they would print as literal tags in the story.
-    allowed = set(allow)
-    banned = [i for i in NOT_IN_STORIES if i < vocab and i not in allowed]
+    banned = _banned(tok.vocab_size, allow)
     window = RollingWindow(lm.model, tok, memory, memory_log) if memory is not None else \
         SlidingWindow(lm.model, pinned)
     with torch.no_grad():
         logits = window.start(prompt)
     for i in range(max_new_tokens):
-        if logits.numel() > vocab:  # rows padded for vocab_multiple (or spare for growth) are never emitted
-            logits[vocab:] = float("-inf")
-        logits[banned] = float("-inf")
-        nxt = pick_token(logits, sample.temperature, sample.top_k, sample.top_p, sample.repetition_penalty,
-                         recent.ids(), gen)
+        nxt = _pick(logits, tok.vocab_size, banned, sample, recent, gen)
         if sample.stop_at_eot and nxt == tok.eot_id:
             return
         yield nxt
@@ -221,3 +237,42 @@ def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sa
         if i + 1 < max_new_tokens:
             with torch.no_grad():
                 logits = window.feed(nxt)
+
+
+def generate_rows(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sample: SampleConfig,
+                  seeds: list[int], pinned: int = 0) -> Iterator[list[int | None]]:
+    """Several samples of one prompt decoded together, one row each (the sliding window, no rolling memory):
+    every step multiplies all rows by each weight matrix at once, so the weights stream from memory once per
+    step for all of them. Yields a list per step: each row's new id, or None once that row has ended (its
+    <|endoftext|> with stop_at_eot, which is not yielded); stops when every row has. Row i draws from a generator
+    seeded with seeds[i], as generate_ids(seed=seeds[i]) does, so it gives the same ids up to the rounding of
+    the batched products."""
+    tok = lm.tokenizer
+    prompt = _checked_prompt(lm, prompt_ids)
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    recents = [RecentTokens(sample.repetition_window) for _ in seeds]
+    for recent in recents:
+        for t in prompt:
+            recent.add(t)
+    banned = _banned(tok.vocab_size, ())
+    dec = KVDecoder(lm.model, min(pinned, len(prompt)), rows=len(seeds))
+    with torch.no_grad():
+        logits = dec.prefill(prompt).expand(len(seeds), -1).clone()
+    done = [False] * len(seeds)
+    last = [tok.eot_id] * len(seeds)
+    for i in range(max_new_tokens):
+        out: list[int | None] = []
+        for r, gen in enumerate(gens):
+            nxt = None if done[r] else _pick(logits[r], tok.vocab_size, banned, sample, recents[r], gen)
+            if nxt is not None and sample.stop_at_eot and nxt == tok.eot_id:
+                done[r], nxt = True, None
+            if nxt is not None:
+                recents[r].add(nxt)
+                last[r] = nxt
+            out.append(nxt)
+        if all(done):
+            return
+        yield out
+        if i + 1 < max_new_tokens:
+            with torch.no_grad():
+                logits = dec.step_rows(last)  # an ended row is fed its last id; its logits are ignored

@@ -9,6 +9,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from generation.numpy_step import NumpyStep, supports
 from model.gpt import GPT, ModelConfig, apply_rotary
 
 ROPE_CHUNK = 256  # rotary cos/sin rows computed at a time for the growing query positions
@@ -27,24 +28,28 @@ def rope_rows(cfg: ModelConfig, start: int, n: int) -> tuple[torch.Tensor, torch
 class KVDecoder:
     """Feeds tokens through a GPT's submodules against a fixed-size KV cache (see the module docstring)."""
 
-    def __init__(self, model: GPT, pinned: int = 0):
+    def __init__(self, model: GPT, pinned: int = 0, numpy_step: bool = True, rows: int = 1):
         cfg = model.cfg
         self.model, self.cfg = model, cfg
         self.cap = cfg.block_size
         self.rope = cfg.pos == "rope"
         self.P = max(0, min(int(pinned), self.cap // 2 - 1))  # the window always keeps recent tokens too
         self.R = self.cap - self.P  # ring slots (rope); learned: unused
+        self.B = max(1, int(rows))  # sequences decoded together, in lockstep (same length, same slots)
         p = next(model.wte.parameters())
         dt = p.dtype
-        shape = (cfg.n_layer, 1, cfg.n_head, self.cap, cfg.head_dim)
+        shape = (cfg.n_layer, self.B, cfg.n_head, self.cap, cfg.head_dim)
         self.k = torch.zeros(shape, dtype=dt, device=p.device)
         self.v = torch.zeros(shape, dtype=dt, device=p.device)
-        # un-rotated keys of the pinned tokens [L, 1, P, H, D] (rope: re-rotated as the window slides)
-        self.k_pinned = torch.zeros((cfg.n_layer, 1, self.P, cfg.n_head, cfg.head_dim), dtype=dt, device=p.device)
+        # un-rotated keys of the pinned tokens [L, B, P, H, D] (rope: re-rotated as the window slides)
+        self.k_pinned = torch.zeros((cfg.n_layer, self.B, self.P, cfg.n_head, cfg.head_dim), dtype=dt,
+                                    device=p.device)
         self.n = 0            # tokens fed since the last reset (rope: = the next token's position)
-        self.history: list[int] = []  # learned layout: the ids in the cache, for re-encoding
+        self.history: list[list[int]] = []  # learned layout: each row's ids in the cache, for re-encoding
         self._rope_start, self._rope_cos, self._rope_sin = -1, None, None
         self.scale = 1.0 / math.sqrt(cfg.head_dim)
+        # float32 on the CPU: single-token steps run in numpy (generation/numpy_step.py: ~2x faster there)
+        self.fast = NumpyStep(model, self.k, self.v) if numpy_step and supports(model) else None
 
     # --------------------------------------------------------------------------------------------- positions
     def _rope_at(self, pos: torch.Tensor | int, n: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,22 +66,25 @@ class KVDecoder:
         return self._rope_cos[i:i + 1], self._rope_sin[i:i + 1]
 
     # --------------------------------------------------------------------------------------------- forward
-    def _run(self, ids: list[int], slot: int, pos: int, prefill: bool) -> torch.Tensor:
-        """Feed `ids` (all of them when prefill, else one) whose first goes to cache `slot` at position `pos`;
-        returns the float logits [V] of the last one."""
+    def _run(self, rows: list[list[int]], slot: int, pos: int, prefill: bool) -> torch.Tensor:
+        """Feed each row's ids (all of them when prefill, else one; every row as long) whose first goes to cache
+        `slot` at position `pos`; returns the float logits [B, V] of each row's last one."""
         m, cfg = self.model, self.cfg
-        T, H, D = len(ids), cfg.n_head, cfg.head_dim
-        idx = torch.tensor([ids], dtype=torch.long, device=self.k.device)
-        x = m.wte(idx)  # [1, T, C]
+        B, T, H, D = len(rows), len(rows[0]), cfg.n_head, cfg.head_dim
+        if self.fast is not None and not prefill:
+            cos, sin = self._rope_at(pos) if self.rope else (None, None)
+            return self.fast([r[0] for r in rows], slot, pos, min(self.n + 1, self.cap), cos, sin)
+        idx = torch.tensor(rows, dtype=torch.long, device=self.k.device)
+        x = m.wte(idx)  # [B, T, C]
         if m.wpe is not None:
             x = x + m.wpe.weight[pos:pos + T]
         if self.rope:
             cos, sin = self._rope_at(pos, T)
-            cos, sin = cos[:, None, None], sin[:, None, None]  # [T, 1, 1, D] against qk [1, T, 2, H, D]
+            cos, sin = cos[:, None, None], sin[:, None, None]  # [T, 1, 1, D] against qk [B, T, 2, H, D]
         valid = slot + T if prefill else min(self.n + 1, self.cap)
         for li, block in enumerate(m.blocks):
             a = block.attn
-            qkv = a.qkv(block.norm1(x)).view(1, T, 3, H, D)
+            qkv = a.qkv(block.norm1(x)).view(B, T, 3, H, D)
             qk, v = qkv[:, :, :2], qkv[:, :, 2]
             if a.qk_norm is not None:
                 qk = a.qk_norm(qk)
@@ -85,7 +93,7 @@ class KVDecoder:
                     self.k_pinned[li] = qk[:, :self.P, 1]
                 qk = apply_rotary(qk, cos.to(qk.dtype), sin.to(qk.dtype))
             qk = qk.to(v.dtype)
-            q = qk[:, :, 0].transpose(1, 2)  # [1, H, T, D]
+            q = qk[:, :, 0].transpose(1, 2)  # [B, H, T, D]
             self.k[li, :, :, slot:slot + T] = qk[:, :, 1].transpose(1, 2)
             self.v[li, :, :, slot:slot + T] = v.transpose(1, 2)
             if prefill:
@@ -93,35 +101,51 @@ class KVDecoder:
                                                    is_causal=True)
             else:
                 y = F.scaled_dot_product_attention(q, self.k[li, :, :, :valid], self.v[li, :, :, :valid])
-            x = x + a.proj(y.transpose(1, 2).reshape(1, T, cfg.n_embd))
+            x = x + a.proj(y.transpose(1, 2).reshape(B, T, cfg.n_embd))
             x = x + block.mlp(block.norm2(x))
-        return m.lm_head(m.norm_f(x[0, -1])).float()
+        return m.lm_head(m.norm_f(x[:, -1])).float()
 
     def prefill(self, ids: list[int]) -> torch.Tensor:
-        """Reset the cache and encode `ids` (its first P pinned, then the most recent that fit); logits [V]."""
-        ids = list(ids)
-        if len(ids) > self.cap:
-            keep = self.cap if self.rope else self.cap // 2
-            ids = ids[:self.P] + ids[len(ids) - (keep - self.P):]
-        self.n = len(ids)
-        self.history = ids if not self.rope else []
-        return self._run(ids, 0, 0, prefill=True)
+        """Reset the cache and encode `ids` (its first P pinned, then the most recent that fit) in every row;
+        logits [V] (of row 0; every row holds the same)."""
+        return self.prefill_rows([list(ids)] * self.B)[0]
 
     def step(self, token: int) -> torch.Tensor:
-        """Feed one token; logits [V] of the next."""
+        """Feed one token (a one-row decoder); logits [V] of the next."""
+        return self.step_rows([token])[0]
+
+    def prefill_rows(self, rows: list[list[int]]) -> torch.Tensor:
+        """Reset the cache and encode one id list per row (all as long; the first P of each pinned, then the
+        most recent that fit); logits [B, V]."""
+        if len(rows) != self.B or len({len(r) for r in rows}) != 1:
+            raise ValueError(f"prefill needs {self.B} rows of one length")
+        n = len(rows[0])
+        if n > self.cap:
+            keep = self.cap if self.rope else self.cap // 2
+            rows = [r[:self.P] + r[n - (keep - self.P):] for r in rows]
+        self.n = len(rows[0])
+        self.history = [list(r) for r in rows] if not self.rope else []
+        return self._run(rows, 0, 0, prefill=True)
+
+    def step_rows(self, tokens: list[int]) -> torch.Tensor:
+        """Feed one token per row; logits [B, V] of the next."""
+        if len(tokens) != self.B:
+            raise ValueError(f"step needs {self.B} tokens, got {len(tokens)}")
         if not self.rope:
             if self.n >= self.cap:  # block full: re-encode the pinned tokens and the most recent half block
-                recent = self.history[len(self.history) - (self.cap // 2 - self.P - 1):]
-                return self.prefill(self.history[:self.P] + recent + [token])
-            self.history.append(token)
-            logits = self._run([token], self.n, self.n, prefill=False)
+                keep = self.cap // 2 - self.P - 1
+                return self.prefill_rows([h[:self.P] + h[len(h) - keep:] + [t]
+                                          for h, t in zip(self.history, tokens)])
+            for h, t in zip(self.history, tokens):
+                h.append(t)
+            logits = self._run([[t] for t in tokens], self.n, self.n, prefill=False)
             self.n += 1
             return logits
         r = self.n - self.P  # index of this token among the ring tokens
         slot = self.P + r % self.R
         if r >= self.R and self.P:
             self._place_pinned(self.n - self.R + 1 - self.P)
-        logits = self._run([token], slot, self.n, prefill=False)
+        logits = self._run([[t] for t in tokens], slot, self.n, prefill=False)
         self.n += 1
         return logits
 
@@ -129,7 +153,7 @@ class KVDecoder:
         """Rotate the pinned keys to positions first_pos.. (just before the oldest ring token once this step's
         token has overwritten it)."""
         cos, sin = rope_rows(self.cfg, first_pos, self.P)
-        view = (1, 1, self.P, 1, self.cfg.head_dim)  # against k_pinned [L, 1, P, H, D]
+        view = (1, 1, self.P, 1, self.cfg.head_dim)  # against k_pinned [L, B, P, H, D]
         cos = cos.to(self.k.device, self.k.dtype).view(view)
         sin = sin.to(self.k.device, self.k.dtype).view(view)
         self.k[:, :, :, :self.P] = apply_rotary(self.k_pinned, cos, sin).transpose(2, 3)

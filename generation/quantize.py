@@ -15,12 +15,14 @@ RAM row by row); `TransposedLinear` keeps that layout and computes the same prod
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}
 QMAX = 127
+BLAS_MAX_ROWS = 16  # float32 products of at most this many rows run through numpy's BLAS (see TransposedLinear)
 PACKED_INT8 = hasattr(torch, "_weight_int8pack_mm")  # PyTorch >= 2.3
 
 
@@ -79,9 +81,44 @@ class TransposedLinear(nn.Module):
         self.weight_t = nn.Parameter(weight.detach().t().contiguous(), requires_grad=False)
         self.bias = None if bias is None else nn.Parameter(bias.detach(), requires_grad=False)
 
+    @classmethod
+    def sharing(cls, weight_t: nn.Parameter) -> "TransposedLinear":
+        """A bias-free layer over an existing transposed weight (the tied output head of TransposedEmbedding)."""
+        layer = cls.__new__(cls)
+        nn.Module.__init__(layer)
+        layer.in_features, layer.out_features = weight_t.shape
+        layer.weight_t, layer.bias = weight_t, None
+        return layer
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x.to(self.weight_t.dtype) @ self.weight_t  # (the GPT's CPU attention returns float32 for bf16 input)
+        w = self.weight_t
+        if w.dtype == torch.float32 and x.dtype == torch.float32 and x.device.type == "cpu" \
+                and x.numel() <= BLAS_MAX_ROWS * self.in_features and not (torch.is_grad_enabled() and x.requires_grad):
+            # Decoding: a few rows times the whole matrix, bound by how fast the weights stream from memory.
+            # numpy's OpenBLAS sgemv streamed ~2.3x faster than torch's x @ Wt here (33 vs 14 GB/s on 1 core,
+            # 24 layer matrices in a row; bench/generate.py); the result is the same product.
+            y = torch.from_numpy(np.matmul(x.numpy(), w.numpy()))
+        else:
+            y = x.to(w.dtype) @ w  # (the GPT's CPU attention returns float32 for bf16 input)
         return y if self.bias is None else y + self.bias
+
+
+class TransposedEmbedding(nn.Module):
+    """A token embedding read from the transposed matrix [C, V] that a tied output head multiplies by: the head
+    then streams its weights in the fast layout (x @ Wt: ~3.5x faster than F.linear for a 32,000 x 288 head on
+    one core) and the model still holds one copy of the matrix. Looking up a token reads one strided column."""
+
+    def __init__(self, weight: torch.Tensor):
+        super().__init__()
+        self.weight_t = nn.Parameter(weight.detach().t().contiguous(), requires_grad=False)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The embedding as [V, C] (a view of the transposed storage: writes to it reach the head too)."""
+        return self.weight_t.t()
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.weight_t.t()[idx]
 
 
 def transpose_linears(module: nn.Module, skip: tuple[nn.Module, ...] = ()) -> int:

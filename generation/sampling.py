@@ -39,19 +39,29 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     return logits.masked_fill(logits < kth, float("-inf"))
 
 
+NUCLEUS_PROBE = 256  # top_p first looks among this many most likely ids (see top_p_filter)
+
+
 def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Nucleus filter: keep the smallest set of most likely ids whose probabilities sum to >= p (always at least
-    the most likely one); the others become -inf. p >= 1: off."""
+    the most likely one); the others become -inf. p >= 1: off.
+
+    The ranking comes from a top-NUCLEUS_PROBE selection when those ids already hold >= p of the probability
+    (then the nucleus lies among them: the next id has >= p ranked above it), else from a full sort. Same set
+    either way; a full sort of 32,000 logits costs ~0.4 ms, a tenth of a decoding step."""
     if p >= 1.0:
         return logits
     if p <= 0:
         raise ValueError(f"top_p must be in (0, 1] (got {p})")
-    sorted_logits, order = torch.sort(logits, descending=True)
-    probs = torch.softmax(sorted_logits.float(), dim=-1)
-    before = torch.cumsum(probs, dim=-1) - probs  # probability mass of the ids ranked above each one
-    drop_sorted = before >= p  # the first id has 0 before it, so it is always kept
-    drop = torch.zeros_like(drop_sorted).scatter(0, order, drop_sorted)
-    return logits.masked_fill(drop, float("-inf"))
+    probs = torch.softmax(logits.float(), dim=-1)
+    ranked, order = torch.topk(probs, min(NUCLEUS_PROBE, probs.numel()))
+    if ranked.numel() < probs.numel() and float(ranked.sum()) < p:
+        ranked, order = torch.sort(probs, descending=True)
+    before = torch.cumsum(ranked, dim=-1) - ranked  # probability mass of the ids ranked above each one
+    keep = order[before < p]  # the first id has 0 before it, so it is always kept
+    out = torch.full_like(logits, float("-inf"))
+    out[keep] = logits[keep]
+    return out
 
 
 def pick_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, repetition_penalty: float,
@@ -62,8 +72,17 @@ def pick_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: floa
     if temperature <= 0:
         return int(torch.argmax(logits))
     logits = top_p_filter(top_k_filter(apply_temperature(logits, temperature), top_k), top_p)
-    probs = torch.softmax(logits, dim=-1)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return draw(torch.softmax(logits.float(), dim=-1), generator)
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator) -> int:
+    """An id drawn from `probs` [V] by inverting its running sum at one uniform number: the same distribution as
+    torch.multinomial, whose CPU kernel draws an exponential for every id (~0.65 ms for 32,000 ids, a tenth of a
+    decoding step; this takes ~0.03 ms). Ids of probability 0 are never drawn (their running sum does not
+    rise past the previous id's, and the search returns the first id whose sum exceeds the point)."""
+    cdf = torch.cumsum(probs, dim=-1, dtype=torch.float64)
+    point = torch.rand(1, generator=generator, dtype=torch.float64) * cdf[-1]
+    return min(int(torch.searchsorted(cdf, point, right=True)), probs.numel() - 1)
 
 
 class RecentTokens:

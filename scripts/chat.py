@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, TextIO
 
-import torch
 
 from assistant.orchestrator import Assistant, close_session, settings_for
 from assistant.session_summary import summarize_session
@@ -40,6 +39,7 @@ from common.cli import build_parser, setup_logging
 from common.config import UserError, config_dict, flag_overrides, opt, resolve_config
 from common.fsio import atomic_write_bytes, dumps_json
 from generation.inference import find_checkpoint, load_model
+from generation.threads import set_threads
 
 STAGE = "chat"
 PROMPT = "you> "
@@ -55,7 +55,7 @@ class ChatConfig:
     temperature: float = opt(0.0, "0 = greedy (the same history gives the same reply)")
     top_k: int = opt(0, "sample from the k likeliest tokens only (0 = off)")
     seed: int = opt(1337, "sampling seed")
-    threads: int = opt(1, "CPU threads for torch (one token at a time is too little work to share)")
+    threads: int = opt(1, "CPU threads for torch and numpy's BLAS (one token at a time is too little work to share)")
 
 
 def settings_of(cfg: ChatConfig) -> dict:
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
             print(f"chat.py: dry run\n{dumps_json(config_dict(cfg))}", file=out)
             return 0
         if cfg.threads > 0:
-            torch.set_num_threads(cfg.threads)
+            set_threads(cfg.threads)
         path = find_checkpoint(cfg.checkpoint)
         lm = load_model(path)
         db = Path(cfg.db).expanduser() if cfg.db else path.parent / "memory.db"

@@ -28,15 +28,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 
 from common.cli import stage_main
 from common.config import UserError, opt, read_user_file
 from common.fsio import atomic_write_bytes, dumps_json
 from common.paths import DatasetPaths
-from generation.inference import LoadedModel, find_checkpoint, generate_ids, load_model
+from generation.inference import LoadedModel, find_checkpoint, generate_ids, generate_rows, load_model
 from generation.memory_window import schedule_of
 from generation.sampling_config import SamplingConfig
+from generation.threads import decode_threads, pick_threads
 from story_memory.rolling import Schedule
 from training.runtime import peak_rss_mb
 from training.runtime import set_malloc_mmap_threshold
@@ -58,9 +58,10 @@ class GenerateConfig(SamplingConfig):
     num_samples: int = opt(1, "how many samples to write")
     stop_at_eot: bool = opt(True, "stop a sample at <|endoftext|>")
     stream: bool = opt(False, "print tokens as they are generated")
-    threads: int = opt(1, "CPU threads for torch while generating (0 = torch's default: all cores). One token at a "
-                          "time is too little work to share: 1 thread measured 173 tokens/s against 75 with 2 "
-                          "on the small preset's model")
+    threads: int = opt(0, "CPU threads while generating (0: auto, times a few steps at 1 thread and at every core "
+                          "and keeps the faster; which wins depends on the model and --dtype)")
+    batch: int = opt(8, "decode up to this many samples together (the weights stream from memory once per step "
+                        "for all of them); samples are decoded one at a time with --stream or rolling memory")
     memory: str = opt("auto", "rolling (text leaving the window is folded into a summary the model reads), off "
                               "(the window alone) or auto (rolling for checkpoints trained with memory)")
     memory_log: str = opt("", "with rolling memory: write each summary update (token position, summary, evicted "
@@ -138,27 +139,60 @@ def generate_sample(lm: LoadedModel, prompt_ids: list[int], cfg: GenerateConfig,
     return ids, elapsed
 
 
+def generate_together(lm: LoadedModel, prompt_ids: list[int], cfg: GenerateConfig, seeds: list[int],
+                      timings: dict) -> tuple[list[list[int]], float]:
+    """Samples decoded together (generation.inference.generate_rows): each one's new ids and the seconds spent.
+    `timings` gets {position: mean ms per step (one token of every row) over the STAT_SPAN steps ending there}."""
+    marks: dict[int, float] = {}
+    rows: list[list[int]] = [[] for _ in seeds]
+    start = marks[0] = time.perf_counter()
+    steps = generate_rows(lm, prompt_ids, cfg.max_new_tokens, cfg.sample_config(cfg.stop_at_eot), seeds,
+                          cfg.pinned)
+    for n, step in enumerate(steps, 1):
+        for row, tok in zip(rows, step):
+            if tok is not None:
+                row.append(tok)
+        if n in STAT_POSITIONS or n + STAT_SPAN in STAT_POSITIONS:
+            marks[n] = time.perf_counter()
+    elapsed = time.perf_counter() - start
+    for pos in STAT_POSITIONS:
+        if pos in marks and pos - STAT_SPAN in marks:
+            timings.setdefault(str(pos), round((marks[pos] - marks[pos - STAT_SPAN]) / STAT_SPAN * 1000, 3))
+    return rows, elapsed
+
+
 def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
     """Generate cfg.num_samples samples to stdout; returns counts (samples, tokens, tokens_per_s, peak_rss_mb)."""
     if cfg.max_new_tokens < 0 or cfg.num_samples < 1:
         raise UserError("max_new_tokens must be >= 0 and num_samples >= 1")
+    if cfg.threads < 0 or cfg.batch < 1:
+        raise UserError("threads must be >= 0 (0: auto) and batch >= 1")
     if cfg.memory not in ("auto", "rolling", "off"):
         raise UserError(f"memory must be rolling, off or auto, not {cfg.memory!r}")
     cfg.sample_config()  # out-of-range sampling settings fail before the model loads
     prompt = read_prompt(cfg)
-    previous = torch.get_num_threads()  # put back at the end: run.py's later stages share this process
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    try:
-        t0 = time.perf_counter()
-        lm = load_model(find_checkpoint(cfg.checkpoint), cfg.dtype, cfg.device)
-        load_s = time.perf_counter() - t0
-        prompt_ids = lm.tokenizer.encode(prompt, errors="ignore").tolist()
-        schedule = memory_schedule(lm, cfg.memory)
-        memory_log: list | None = [] if cfg.memory_log and schedule is not None else None
-        out, texts, timings = sys.stdout, [], {}
-        tokens, gen_s = 0, 0.0
-        for i in range(cfg.num_samples):
+    t0 = time.perf_counter()
+    lm = load_model(find_checkpoint(cfg.checkpoint), cfg.dtype, cfg.device)
+    load_s = time.perf_counter() - t0
+    prompt_ids = lm.tokenizer.encode(prompt, errors="ignore").tolist()
+    schedule = memory_schedule(lm, cfg.memory)
+    memory_log: list | None = [] if cfg.memory_log and schedule is not None else None
+    together = 1 if cfg.stream or schedule is not None else min(cfg.batch, cfg.num_samples)
+    threads = cfg.threads or pick_threads(lm.model, together)
+    out, texts, timings = sys.stdout, [], {}
+    tokens, gen_s = 0, 0.0
+    with decode_threads(threads):
+        for first in range(0, cfg.num_samples, together):
+            seeds = [cfg.seed + i for i in range(first, min(first + together, cfg.num_samples))]
+            if len(seeds) > 1:
+                rows, elapsed = generate_together(lm, prompt_ids, cfg, seeds, timings)
+                for i, ids in enumerate(rows, first):
+                    texts.append(prompt + lm.tokenizer.decode(ids))
+                    out.write((SEPARATOR if i else "") + texts[-1])
+                    tokens += len(ids)
+                gen_s += elapsed
+                continue
+            i = first
             if i:
                 out.write(SEPARATOR)
             if cfg.stream:
@@ -173,25 +207,23 @@ def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
                 out.write(text)
             texts.append(text)
             tokens, gen_s = tokens + len(ids), gen_s + elapsed
-        out.write("\n")
-        out.flush()
-        stats = {"tokens": tokens, "tokens_per_s": round(tokens / gen_s, 1) if gen_s else 0.0,
-                 "peak_rss_mb": round(peak_rss_mb(), 1), "per_token_ms": timings, "samples": cfg.num_samples,
-                 "load_s": round(load_s, 3), "dtype": cfg.dtype, "threads": torch.get_num_threads(),
-                 "checkpoint": str(lm.path), "step": lm.state.get("step"),
-                 "memory": "rolling" if schedule is not None else "off"}
-        print(f"generate: {tokens:,} tokens at {stats['tokens_per_s']:,.1f} tokens/s, peak RSS "
-              f"{stats['peak_rss_mb']:,.0f} MB ({cfg.dtype}, {stats['threads']} threads, {lm.path})",
-              file=sys.stderr)
-        if cfg.out_file:
-            atomic_write_bytes(Path(cfg.out_file).expanduser(), (SEPARATOR.join(texts) + "\n").encode("utf-8"))
-        if memory_log is not None:
-            lines = "".join(dumps_json(r) + "\n" for r in memory_log)
-            atomic_write_bytes(Path(cfg.memory_log).expanduser(), lines.encode("utf-8"))
-        if cfg.stats_json:
-            atomic_write_bytes(Path(cfg.stats_json).expanduser(), (dumps_json(stats) + "\n").encode("utf-8"))
-    finally:
-        torch.set_num_threads(previous)
+    out.write("\n")
+    out.flush()
+    stats = {"tokens": tokens, "tokens_per_s": round(tokens / gen_s, 1) if gen_s else 0.0,
+             "peak_rss_mb": round(peak_rss_mb(), 1), "per_token_ms": timings, "samples": cfg.num_samples,
+             "decoded_together": together, "load_s": round(load_s, 3), "dtype": cfg.dtype, "threads": threads,
+             "checkpoint": str(lm.path), "step": lm.state.get("step"),
+             "memory": "rolling" if schedule is not None else "off"}
+    print(f"generate: {tokens:,} tokens at {stats['tokens_per_s']:,.1f} tokens/s, peak RSS "
+          f"{stats['peak_rss_mb']:,.0f} MB ({cfg.dtype}, {threads} thread{'s' if threads > 1 else ''}, "
+          f"{together} sample{'s' if together > 1 else ''} at a time, {lm.path})", file=sys.stderr)
+    if cfg.out_file:
+        atomic_write_bytes(Path(cfg.out_file).expanduser(), (SEPARATOR.join(texts) + "\n").encode("utf-8"))
+    if memory_log is not None:
+        lines = "".join(dumps_json(r) + "\n" for r in memory_log)
+        atomic_write_bytes(Path(cfg.memory_log).expanduser(), lines.encode("utf-8"))
+    if cfg.stats_json:
+        atomic_write_bytes(Path(cfg.stats_json).expanduser(), (dumps_json(stats) + "\n").encode("utf-8"))
     return {"samples": cfg.num_samples, "tokens": tokens, "tokens_per_s": stats["tokens_per_s"],
             "peak_rss_mb": stats["peak_rss_mb"]}
 

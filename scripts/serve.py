@@ -25,7 +25,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 
 from assistant.orchestrator import Assistant, settings_for
 from assistant.server import HOST, MAX_BODY_BYTES, ChatServer
@@ -33,6 +32,7 @@ from common.cli import os_error_line, setup_logging
 from common.config import UserError, add_config_flags, config_dict, flag_overrides, opt, resolve_config
 from common.fsio import dumps_json
 from generation.inference import find_checkpoint, load_model
+from generation.threads import set_threads
 
 PROG = "serve.py"
 MEMORY_FOLDER = "chat-memory"  # the default --db-dir, next to the checkpoint's run folder
@@ -83,7 +83,7 @@ def run(cfg: ServeConfig) -> int:
     except OSError as e:
         raise UserError(f"cannot create the memory folder: {os_error_line(e)}") from None
     if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
+        set_threads(cfg.threads)
     lm = load_model(ckpt, cfg.dtype, cfg.device)
     settings = settings_for(lm, temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
                             **({"max_new_tokens": cfg.max_tokens} if cfg.max_tokens else {}))

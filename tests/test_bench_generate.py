@@ -1,9 +1,9 @@
-"""Smoke run of bench/generate.py with tiny budgets: the conditions come first, the reference runs at each thread
-count and every ratio is against its best, every row states its threads, and the JSON holds the same (the figures
-themselves mean little at this size; the full benchmark is run by hand)."""
+"""Smoke run of bench/generate.py with tiny budgets: the conditions and the measured bandwidth come first, both
+shapes get a row per dtype with its thread count, weight bytes per token, limit and fraction of it, the batched
+rows compare with N x the single rate, and the JSON holds the same (the figures themselves mean little at this
+size; the full benchmark is run by hand)."""
 
 import json
-import re
 import subprocess
 import sys
 
@@ -18,41 +18,42 @@ needs_text = pytest.mark.skipif(not (SHARED_DATA_DIR / "tinyshakespeare.txt").is
 
 @pytest.mark.slow
 @needs_text
-def test_quick_run_prints_conditions_threads_speed_memory_and_val_loss_rows(tmp_path):
+def test_quick_run_prints_conditions_limits_batches_memory_and_val_loss(tmp_path):
     report = tmp_path / "generate.json"
-    res = subprocess.run([sys.executable, str(REPO_ROOT / "bench" / "generate.py"), "--tokens", "600",
-                          "--train-seconds", "2", "--dtypes", "fp32,int8", "--reference-tokens", "5",
+    res = subprocess.run([sys.executable, str(REPO_ROOT / "bench" / "generate.py"), "--tokens", "300",
+                          "--batch-tokens", "60", "--batch-sizes", "2", "--batch-dtypes", "fp32",
+                          "--train-seconds", "2", "--dtypes", "fp32,int8", "--reference-tokens", "3",
                           "--ref-threads", "1,2", "--json", str(report)],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
-    out = res.stdout
-    first = out.splitlines()[0]
-    assert first.startswith("conditions: ") and "torch " in first and "CPU " in first and "1 thread(s)" in first
-    refs = {int(t): (float(tps), float(x)) for t, tps, x in
-            re.findall(r"^reference fp32 \(no cache\)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s*$", out, re.M)}
-    assert set(refs) == {1, 2}, out
-    best = max(tps for tps, _ in refs.values())
-    assert all(x == pytest.approx(tps / best, abs=0.01) for tps, x in refs.values())
-    assert max(x for _, x in refs.values()) == pytest.approx(1.0)
-    for dtype in ("fp32", "int8"):
-        row = re.search(rf"^ours {dtype} \(KV cache\)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+.*?\s(\d+)\s*$",
-                        out, re.M)
-        assert row, out
-        threads, tps, ratio, ms500, rss = (float(g) for g in row.groups())
-        assert threads == 1 and tps > 0 and ratio == pytest.approx(tps / best, rel=0.05)
-        assert ms500 > 0 and 100 < rss < 2000
-        loss = re.search(rf"^{dtype}\s+([\d.]+)\s+([+-][\d.]+)$", out, re.M)
-        assert loss and 0 < float(loss.group(1)) < 6
-    assert float(re.search(r"^int8\s+[\d.]+\s+([+-][\d.]+)$", out, re.M).group(1)) == pytest.approx(0, abs=0.05)
+    out = res.stdout.splitlines()
+    assert out[0].startswith("conditions: ") and "torch " in out[0] and "CPU " in out[0]
+    assert out[1].startswith("streaming bandwidth (GB/s): ") and "best" in out[1]
     data = json.loads(report.read_text())
-    cond = data["conditions"]
-    assert cond["threads"] == 1 and cond["reference_threads"] == [1, 2] and cond["torch"] and cond["cpu"]
-    assert [r["threads"] for r in data["reference"]] == [1, 2]
-    assert [(r["dtype"], r["threads"]) for r in data["ours"]] == [("fp32", 1), ("int8", 1)]
-    best_json = max(r["tokens_per_s"] for r in data["reference"])
-    assert best_json == pytest.approx(best, abs=0.06)
-    assert all(r["x_best_reference"] == pytest.approx(r["tokens_per_s"] / best_json) for r in data["ours"])
+    bw = data["bandwidth"]["best"]
+    assert bw == max(v for k, v in data["bandwidth"].items() if k != "best") and 0.5 < bw < 2000
+    assert data["conditions"]["bandwidth_gb_s"] == bw and data["conditions"]["reference_threads"] == [1, 2]
+    assert set(data["shapes"]) == {"small", "stories15M"}
+    for name, shape in data["shapes"].items():
+        assert [r["threads"] for r in shape["reference"]] == [1, 2]
+        assert max(r["x_best_reference"] for r in shape["reference"]) == pytest.approx(1.0)
+        rows = {r["dtype"]: r for r in shape["ours"]}
+        assert set(rows) == {"fp32", "int8"}
+        for r in rows.values():
+            assert r["threads"] in (1, 2) and r["tokens_per_s"] > 0 and 100 < r["peak_rss_mb"] < 2000
+            assert r["limit_tokens_per_s"] == pytest.approx(bw * 1e3 / r["weight_mb_per_token"], rel=1e-6)
+            assert r["fraction_of_limit"] == pytest.approx(r["tokens_per_s"] / r["limit_tokens_per_s"])
+        # int8 reads a quarter of the float32 matrices (plus scales); the bigger head dominates stories15M
+        assert 0.2 < rows["int8"]["weight_mb_per_token"] / rows["fp32"]["weight_mb_per_token"] < 0.3
+        assert shape["int8_x_fp32"] == pytest.approx(rows["int8"]["tokens_per_s"] / rows["fp32"]["tokens_per_s"])
+        (batched,) = shape["batched"]
+        assert batched["samples"] == 2 and batched["dtype"] == "fp32"
+        assert batched["of_n_x_single"] == pytest.approx(batched["tokens_per_s"] / (2 * batched["single_tokens_per_s"]))
+        text = res.stdout
+        assert f"== {name}:" in text and "of limit" in text
+    assert data["shapes"]["stories15M"]["params"] > 15_000_000 > data["shapes"]["small"]["params"] > 10_000_000
     assert [r["dtype"] for r in data["val_loss"]] == ["fp32", "int8"]
+    assert data["val_loss"][1]["change"] == pytest.approx(0, abs=0.05)
 
 
 def test_thread_counts_take_numbers_and_all_and_refuse_nonsense():

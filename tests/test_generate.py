@@ -96,3 +96,27 @@ def test_prompt_file_and_unknown_prompt_characters(ckpt, tmp_path, capsys):
     out, counts = run_cfg(tmp_path, capsys, checkpoint=str(ckpt), prompt="the \u263a cat", max_new_tokens=5,
                           stop_at_eot=False)  # characters the model never saw are dropped from the prompt ids
     assert counts["tokens"] == 5
+
+
+def test_samples_decoded_together_print_the_same_text_as_one_at_a_time(ckpt, tmp_path):
+    common = ("--checkpoint", str(ckpt), "--max-new-tokens", "80", "--prompt", "the", "--num-samples", "3",
+              "--threads", "1")
+    stats = tmp_path / "stats.json"
+    together = cli(*common, "--stats-json", str(stats))
+    alone = cli(*common, "--batch", "1")
+    assert together.returncode == 0 and alone.returncode == 0, together.stderr + alone.stderr
+    assert together.stdout == alone.stdout and together.stdout.count("the") >= 3
+    s = json.loads(stats.read_text())
+    assert s["decoded_together"] == 3 and s["samples"] == 3 and "3 samples at a time" in together.stderr
+    streamed = cli(*common, "--stream")  # live text: one sample at a time, same samples
+    assert streamed.returncode == 0 and streamed.stdout == together.stdout
+
+
+def test_automatic_threads_are_reported_and_bad_counts_are_one_line_errors(ckpt, tmp_path):
+    stats = tmp_path / "stats.json"
+    p = cli("--checkpoint", str(ckpt), "--max-new-tokens", "10", "--stats-json", str(stats))
+    assert p.returncode == 0, p.stderr
+    assert json.loads(stats.read_text())["threads"] >= 1
+    for flag, value in (("--threads", "-1"), ("--batch", "0")):
+        p = cli("--checkpoint", str(ckpt), flag, value)
+        assert p.returncode == 2 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr

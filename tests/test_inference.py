@@ -91,7 +91,8 @@ def test_load_model_reads_the_weights_and_tokenizer(ckpts):
         ids = random_ids(BLOCK, lm.tokenizer.vocab_size)
         assert torch.allclose(full_logits(lm.model, ids), full_logits(ref.eval(), ids), atol=1e-5), pos
         assert lm.tokenizer.decode(lm.tokenizer.encode("the cat")) == "the cat"
-        assert lm.model.lm_head.weight is lm.model.wte.weight  # tie kept: one matrix in memory
+        # tie kept: the head multiplies by the very matrix the embedding reads (one copy in memory)
+        assert lm.model.lm_head.weight_t is lm.model.wte.weight_t
         assert lm.state["step"] == 1
 
 

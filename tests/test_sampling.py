@@ -70,3 +70,43 @@ def test_recent_tokens_is_a_fixed_window():
         r.add(t)
     assert sorted(r.ids().tolist()) == [7, 8, 9] and r.buf.numel() == 3
     assert RecentTokens(0).ids().numel() == 0
+
+
+def reference_top_p(logits: torch.Tensor, p: float) -> list[int]:
+    """The nucleus by a full sort, written out plainly (what top_p_filter's probe shortcut must agree with)."""
+    probs = torch.softmax(logits, -1)
+    order = torch.argsort(probs, descending=True).tolist()
+    out, mass = [], 0.0
+    for i in order:
+        if mass >= p:
+            break
+        out.append(i)
+        mass += float(probs[i])
+    return sorted(out)
+
+
+@pytest.mark.parametrize("scale", [8.0, 0.3])  # peaked: the nucleus lies in the probe; flat: it needs the sort
+def test_top_p_over_a_wide_vocabulary_equals_a_full_sort(scale):
+    from generation.sampling import NUCLEUS_PROBE
+    logits = torch.randn(5000, generator=torch.Generator().manual_seed(3)) * scale
+    for p in (0.5, 0.9, 0.95):
+        got = kept(top_p_filter(logits, p))
+        assert got == reference_top_p(logits, p)
+        # the two cases really differ: the peaked logits keep fewer ids than the probe holds, the flat ones more
+        assert (len(got) < NUCLEUS_PROBE) == (scale > 1)
+    kept_values = top_p_filter(logits, 0.9)
+    assert torch.equal(kept_values[kept_values != NEG], logits[kept_values != NEG])
+
+
+def test_draw_follows_the_probabilities_never_picks_a_zero_and_repeats_with_the_seed():
+    from generation.sampling import draw
+    probs = torch.tensor([0.0, 0.5, 0.0, 0.2, 0.3, 0.0])
+    gen = torch.Generator().manual_seed(0)
+    counts = torch.zeros(6)
+    for _ in range(20000):
+        counts[draw(probs, gen)] += 1
+    assert counts[[0, 2, 5]].sum() == 0
+    assert torch.allclose(counts / counts.sum(), probs, atol=0.015)
+    first = [draw(probs, torch.Generator().manual_seed(7)) for _ in range(3)]
+    assert len(set(first)) == 1  # same seed, same draw
+    assert draw(torch.tensor([0.0, 0.0, 1.0]), gen) == 2

@@ -1,0 +1,155 @@
+"""One decoding step of a float32 GPT on the CPU in numpy: the same arithmetic as the GPT's own modules for
+rows of one new token each, reading and writing the KVDecoder's cache tensors in place (numpy views of them).
+
+Why a second implementation of the step: decoding one token multiplies a vector by every weight once, so its
+floor is the time to stream the weights from memory, and everything else is per-operation overhead. Measured on
+the 2-core VM (torch 2.13, 1 thread, `small` preset shape): torch's `x @ Wt` streamed the 24 layer matrices at
+~14 GB/s where numpy's OpenBLAS sgemv reached ~33 GB/s, and a torch operation on a 384-vector costs ~3-5 us of
+dispatch where numpy's costs ~1 us; a step is ~40 small operations per layer. bench/generate.py prints the
+result against the machine's bandwidth limit. The torch path (generation/kv_decoder.py) stays the reference:
+prefill, bf16/fp16 and GPUs use it, and tests hold this step to its logits.
+
+Linear layers: float ones (nn.Linear, quantize.TransposedLinear) multiply in numpy; weight-only int8 ones
+(quantize.Int8Linear) run their own torch kernel on a zero-copy view. Supported: every ModelConfig option (norm,
+positions, MLP kind, QK-norm, biases, tied or untied head); `supports(model)` says whether the weights qualify.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from generation.quantize import PACKED_INT8, Int8Linear, TransposedEmbedding, TransposedLinear
+from model.gpt import GPT
+
+
+def supports(model: GPT) -> bool:
+    """True when every floating parameter is a float32 CPU tensor (linear layers may also be int8)."""
+    return all(p.device.type == "cpu" and p.dtype == torch.float32
+               for p in list(model.parameters()) + [b for b in model.buffers() if b.is_floating_point()])
+
+
+def _arr(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().numpy()
+
+
+def _linear(module: nn.Module):
+    """x [B, in] float32 array -> [B, out] float32 array, for each linear layer kind."""
+    if isinstance(module, TransposedLinear):
+        w, b = _arr(module.weight_t), _arr(module.bias)
+    elif isinstance(module, nn.Linear):
+        w, b = _arr(module.weight).T, _arr(module.bias)
+    elif isinstance(module, Int8Linear):
+        return _int8_linear(module)
+    else:
+        raise TypeError(f"no numpy step for {type(module).__name__}")
+    if b is None:
+        return lambda x: x @ w
+    return lambda x: x @ w + b
+
+
+def _int8_linear(module: Int8Linear):
+    """Int8Linear's own CPU arithmetic (bfloat16 activations into torch's packed int8 kernel, float32 per-row
+    scales on the output) with the fewest torch calls; elsewhere the module itself."""
+    if not PACKED_INT8:
+        return lambda x: module(torch.from_numpy(x)).numpy()
+    q, ones = module.qweight, torch.ones(module.out_features, dtype=torch.bfloat16)
+    scale, b = _arr(module.scale), _arr(module.bias)
+
+    def int8_linear(x: np.ndarray) -> np.ndarray:
+        y = torch._weight_int8pack_mm(torch.from_numpy(x).to(torch.bfloat16), q, ones).float().numpy() * scale
+        return y if b is None else y + b
+    return int8_linear
+
+
+def _norm(module: nn.Module):
+    """x [..., C] -> normalised x (LayerNorm with or without bias, or RMSNorm), as the module computes it."""
+    g, b = _arr(module.weight), _arr(getattr(module, "bias", None))
+    inv_n = np.float32(1.0 / g.shape[0])
+    add = np.add.reduce  # the ufunc itself: ndarray.mean adds ~4 us of Python per call
+    if isinstance(module, nn.LayerNorm):
+        eps = module.eps
+
+        def layer_norm(x: np.ndarray) -> np.ndarray:
+            xc = x - add(x, axis=-1, keepdims=True) * inv_n
+            y = xc * (1.0 / np.sqrt(add(xc * xc, axis=-1, keepdims=True) * inv_n + eps)) * g
+            return y if b is None else y + b
+        return layer_norm
+    eps = module.eps if module.eps is not None else float(torch.finfo(torch.float32).eps)
+
+    def rms_norm(x: np.ndarray) -> np.ndarray:
+        return x * (1.0 / np.sqrt(add(x * x, axis=-1, keepdims=True) * inv_n + eps)) * g
+    return rms_norm
+
+
+def _activation(kind: str):
+    if kind == "relu2":
+        def relu2(h: np.ndarray) -> np.ndarray:
+            h = np.maximum(h, 0.0)
+            return h * h
+        return relu2
+    if kind == "swiglu":
+        def swiglu(h: np.ndarray) -> np.ndarray:
+            gate, up = np.split(h, 2, axis=-1)
+            return gate / (1.0 + np.exp(-gate)) * up
+        return swiglu
+    # GELU needs erf, which numpy lacks: torch's on a zero-copy view
+    return lambda h: F.gelu(torch.from_numpy(h)).numpy()
+
+
+class NumpyStep:
+    """Feeds one token per row through a float32 GPT against the caches `k`, `v` ([L, B, H, cap, D] torch
+    tensors, written in place); see the module docstring."""
+
+    def __init__(self, model: GPT, k: torch.Tensor, v: torch.Tensor):
+        cfg = model.cfg
+        self.H, self.D, self.C = cfg.n_head, cfg.head_dim, cfg.n_embd
+        self.k, self.v = k.numpy(), v.numpy()
+        wte = model.wte
+        self.emb = _arr(wte.weight_t).T if isinstance(wte, TransposedEmbedding) else _arr(wte.weight)
+        self.wpe = _arr(model.wpe.weight) if model.wpe is not None else None
+        self.rope = cfg.pos == "rope"
+        self.scale = np.float32(1.0 / math.sqrt(self.D))
+        self.layers = []
+        for block in model.blocks:
+            a = block.attn
+            self.layers.append((_norm(block.norm1), _linear(a.qkv), None if a.qk_norm is None else _norm(a.qk_norm),
+                                _linear(a.proj), _norm(block.norm2), _linear(block.mlp.fc),
+                                _activation(cfg.mlp), _linear(block.mlp.proj)))
+        self.norm_f, self.head = _norm(model.norm_f), _linear(model.lm_head)
+
+    def __call__(self, tokens: list[int], slot: int, pos: int, valid: int,
+                 cos: torch.Tensor | None, sin: torch.Tensor | None) -> torch.Tensor:
+        """Feed `tokens` (one per row) at cache `slot` and position `pos`, attending to cache slots [0, valid);
+        float32 logits [B, V]. `cos`/`sin`: the rotary rows [1, D] of `pos` (rope layout)."""
+        H, D, C = self.H, self.D, self.C
+        x = self.emb[tokens]  # [B, C] (a copy: the gather)
+        B = x.shape[0]
+        if self.wpe is not None:
+            x = x + self.wpe[pos]
+        if self.rope:
+            cos_a, sin_a = cos.numpy()[0], sin.numpy()[0]
+            half = D // 2
+        for li, (norm1, qkv, qk_norm, proj, norm2, fc, act, down) in enumerate(self.layers):
+            qkv_out = qkv(norm1(x)).reshape(B, 3, H, D)
+            qk, v = qkv_out[:, :2], qkv_out[:, 2]
+            if qk_norm is not None:
+                qk = qk_norm(qk)
+            if self.rope:  # rotate-half form, as model.gpt.apply_rotary
+                swapped = np.concatenate((qk[..., half:], qk[..., :half]), axis=-1)
+                qk = qk * cos_a + swapped * sin_a
+            q, k = qk[:, 0], qk[:, 1]  # [B, H, D]
+            self.k[li, :, :, slot] = k
+            self.v[li, :, :, slot] = v
+            keys, values = self.k[li, :, :, :valid], self.v[li, :, :, :valid]  # [B, H, valid, D]
+            scores = np.matmul(keys, (q * self.scale)[..., None])[..., 0]  # [B, H, valid]
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            scores /= scores.sum(-1, keepdims=True)
+            y = np.matmul(scores[:, :, None, :], values)  # [B, H, 1, D]
+            x = x + proj(y.reshape(B, C))
+            x = x + down(act(fc(norm2(x))))
+        return torch.from_numpy(self.head(self.norm_f(x)))

@@ -1,0 +1,129 @@
+"""The numpy decoding step and batched decoding: logits equal to the torch path for every model layout and for int8
+weights, through the sliding window and a pinned prefix; rows decoded together give each seed's own sample;
+the thread settings are put back; the benchmark's weight-bytes count."""
+
+import pytest
+import torch
+
+from bench.bandwidth import weight_bytes_per_token
+from generation.inference import KVDecoder, generate_ids, generate_rows, load_model
+from generation.numpy_step import supports
+from generation.sampling_config import SampleConfig
+from generation.threads import decode_threads, pick_threads
+from model.checkpoint import save_checkpoint
+from model.gpt import GPT, ModelConfig
+from model.tokenizer import CharTokenizer
+
+TEXT = "the cat sat on the mat. a dog ran to the sea.\n"
+LAYOUTS = {
+    "default": {},
+    "rmsnorm": {"norm": "rmsnorm"},
+    "swiglu": {"mlp": "swiglu"},
+    "gelu-bias": {"mlp": "gelu", "bias": True},
+    "untied-no-qknorm": {"qk_norm": False, "tie_embeddings": False},
+    "gpt2": None,
+}
+
+
+def checkpoint(path, layout: str):
+    tok = CharTokenizer(sorted(set(TEXT)))
+    over = dict(block_size=24, n_layer=2, n_head=2, n_embd=32, zero_init_proj=False)
+    vocab = tok.vocab_size + 16 + 3
+    kw = LAYOUTS[layout]
+    cfg = ModelConfig.gpt2(vocab, **over) if kw is None else ModelConfig(vocab_size=vocab, **over, **kw)
+    torch.manual_seed(1)
+    model = GPT(cfg)
+    state = {"step": 1, "model_config": cfg.to_dict(), "tokenizer": tok.to_dict(), "config": {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, model, torch.optim.AdamW(model.parameters()), dict(model.named_parameters()), {}, state)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    root = tmp_path_factory.mktemp("numpy_step")
+    return {name: checkpoint(root / name / "last.safetensors", name) for name in LAYOUTS}
+
+
+def stepped(model, ids, numpy_step: bool, pinned: int = 3) -> torch.Tensor:
+    dec = KVDecoder(model, pinned, numpy_step=numpy_step)
+    assert (dec.fast is not None) == numpy_step
+    with torch.no_grad():
+        return torch.stack([dec.prefill(ids[:5])] + [dec.step(t) for t in ids[5:]])
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("dtype,tol", [("fp32", 1e-5), ("int8", 2e-2)])
+def test_numpy_step_logits_equal_the_torch_path_past_the_block(ckpts, layout, dtype, tol):
+    lm = load_model(ckpts[layout], dtype)
+    assert supports(lm.model)
+    ids = torch.randint(16, lm.tokenizer.vocab_size, (80,), generator=torch.Generator().manual_seed(2)).tolist()
+    fast, ref = stepped(lm.model, ids, True), stepped(lm.model, ids, False)  # 80 tokens: the block (24) wraps
+    assert fast.shape == ref.shape == (76, lm.model.cfg.vocab_size)
+    assert torch.allclose(fast, ref, atol=tol, rtol=0), (fast - ref).abs().max()
+    assert fast.std() > 0.01  # real logits, not a constant
+
+
+def test_low_precision_floats_keep_the_torch_path(ckpts):
+    assert not supports(load_model(ckpts["default"], "bf16").model)
+    assert KVDecoder(load_model(ckpts["default"], "fp16").model).fast is None
+
+
+@pytest.mark.parametrize("layout", ["default", "gpt2"])
+def test_rows_decoded_together_are_each_seeds_own_sample(ckpts, layout):
+    lm = load_model(ckpts[layout])
+    prompt = lm.tokenizer.encode("the cat").tolist()
+    sample = SampleConfig(temperature=1.0, top_p=0.95, repetition_penalty=1.1, stop_at_eot=False)
+    seeds = [5, 6, 7]
+    rows = list(zip(*generate_rows(lm, prompt, 60, sample, seeds, pinned=2)))
+    alone = [list(generate_ids(lm, prompt, 60, sample, seed=s, pinned=2)) for s in seeds]
+    assert [list(r) for r in rows] == alone
+    assert len({tuple(a) for a in alone}) == 3  # different seeds, different samples
+
+
+def test_rows_end_one_by_one_at_their_eot(ckpts):
+    lm = load_model(ckpts["default"])
+    with torch.no_grad():  # near-uniform logits: EOT comes up within a few dozen tokens in every row
+        lm.model.norm_f.weight.mul_(0.01)
+    sample = SampleConfig(temperature=1.0, stop_at_eot=True)
+    steps = list(generate_rows(lm, [], 400, sample, [1, 2, 3, 4]))
+    per_row = [[s[r] for s in steps] for r in range(4)]
+    for r, seed in enumerate([1, 2, 3, 4]):
+        ended = [t for t in per_row[r] if t is not None]
+        assert ended == list(generate_ids(lm, [], 400, sample, seed=seed))
+        assert None not in per_row[r][:len(ended)]  # None only after the row's end
+    assert any(len([t for t in row if t is not None]) < 400 for row in per_row)
+
+
+def test_decoder_rows_must_match(ckpts):
+    dec = KVDecoder(load_model(ckpts["default"]).model, rows=2)
+    with pytest.raises(ValueError, match="2 rows"):
+        dec.prefill_rows([[1, 2]])
+    dec.prefill([3, 4])
+    with pytest.raises(ValueError, match="2 tokens"):
+        dec.step_rows([5])
+
+
+def test_decode_threads_puts_both_pools_back_and_pick_threads_returns_a_candidate(ckpts):
+    from threadpoolctl import threadpool_info
+    before = torch.get_num_threads()
+    with decode_threads(1):
+        assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
+    assert torch.get_num_threads() == before
+    assert pick_threads(load_model(ckpts["default"]).model, candidates=[1, 2]) in (1, 2)
+    assert torch.get_num_threads() == before
+
+
+def test_weight_bytes_per_token_counts_every_matrix_once_and_one_embedding_row(ckpts):
+    fp32 = load_model(ckpts["default"]).model
+    cfg = fp32.cfg
+    C, L, V = cfg.n_embd, cfg.n_layer, cfg.vocab_size
+    per_layer = (3 * C * C + C * C + 2 * C * cfg.hidden_widths()[0]) * 4 + (2 * C + cfg.head_dim) * 4
+    tied_head = V * C * 4  # the head reads the whole matrix; the embedding row is inside it
+    assert weight_bytes_per_token(fp32) == L * per_layer + tied_head + C * 4
+    int8 = load_model(ckpts["default"], "int8").model
+    linear_int8 = (3 * C * C + C * C + 2 * C * cfg.hidden_widths()[0]) + (3 * C + C + cfg.hidden_widths()[0] + C) * 4
+    head_int8 = V * C + V * 4
+    norms = (2 * C + cfg.head_dim) * 4
+    assert weight_bytes_per_token(int8) == L * (linear_int8 + norms) + head_int8 + C * 4 + C * 4
