@@ -41,7 +41,7 @@ from common.text_format import NOT_IN_STORIES
 from generation.kv_decoder import KVDecoder, rope_rows  # noqa: F401  (KVDecoder: tests import it from here)
 from generation.memory_window import RollingWindow
 from generation.quantize import DTYPES, Int8Linear, TransposedEmbedding, TransposedLinear
-from generation.sampling import RecentTokens, pick_token
+from generation.sampling import RecentTokens, pick_tokens
 from generation.sampling_config import SampleConfig
 from model.checkpoint import LAST, iter_model_tensors, model_tensor_shapes, read_state
 from model.checkpoint_check import check_aliases, check_shapes, check_weight_count, saved_model_config
@@ -200,13 +200,18 @@ def _banned(vocab: int, allow: Iterable[int]) -> list[int]:
     return [i for i in NOT_IN_STORIES if i < vocab and i not in allowed]
 
 
-def _pick(logits: torch.Tensor, vocab: int, banned: list[int], sample: SampleConfig, recent: RecentTokens,
-          gen: torch.Generator) -> int:
-    if logits.numel() > vocab:  # rows padded for vocab_multiple (or spare for growth) are never emitted
-        logits[vocab:] = float("-inf")
-    logits[banned] = float("-inf")
-    return pick_token(logits, sample.temperature, sample.top_k, sample.top_p, sample.repetition_penalty,
-                      recent.ids(), gen)
+def _pick(logits: torch.Tensor, vocab: int, banned: list[int], sample: SampleConfig,
+          recents: list[RecentTokens], gens: list[torch.Generator]) -> list[int]:
+    """The next id of each row of logits [B, V] (changed in place: padded and banned ids set to -inf)."""
+    if logits.shape[-1] > vocab:  # rows padded for vocab_multiple (or spare for growth) are never emitted
+        logits[:, vocab:] = float("-inf")
+    logits[:, banned] = float("-inf")
+    windows = [r.ids() for r in recents]
+    if len({len(w) for w in windows}) > 1:  # rows with windows of different lengths: one at a time
+        return [_pick(logits[i:i + 1], vocab, banned, sample, recents[i:i + 1], gens[i:i + 1])[0]
+                for i in range(len(recents))]
+    return pick_tokens(logits, sample.temperature, sample.top_k, sample.top_p, sample.repetition_penalty,
+                       torch.stack(windows), gens)
 
 
 def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sample: SampleConfig,
@@ -229,7 +234,7 @@ def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sa
     with torch.no_grad():
         logits = window.start(prompt)
     for i in range(max_new_tokens):
-        nxt = _pick(logits, tok.vocab_size, banned, sample, recent, gen)
+        nxt = _pick(logits[None], tok.vocab_size, banned, sample, [recent], [gen])[0]
         if sample.stop_at_eot and nxt == tok.eot_id:
             return
         yield nxt
@@ -261,15 +266,16 @@ def generate_rows(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, s
     done = [False] * len(seeds)
     last = [tok.eot_id] * len(seeds)
     for i in range(max_new_tokens):
-        out: list[int | None] = []
-        for r, gen in enumerate(gens):
-            nxt = None if done[r] else _pick(logits[r], tok.vocab_size, banned, sample, recents[r], gen)
-            if nxt is not None and sample.stop_at_eot and nxt == tok.eot_id:
-                done[r], nxt = True, None
-            if nxt is not None:
-                recents[r].add(nxt)
-                last[r] = nxt
-            out.append(nxt)
+        live = [r for r in range(len(seeds)) if not done[r]]
+        picked = _pick(logits[live], tok.vocab_size, banned, sample, [recents[r] for r in live],
+                       [gens[r] for r in live])
+        out: list[int | None] = [None] * len(seeds)
+        for r, nxt in zip(live, picked):
+            if sample.stop_at_eot and nxt == tok.eot_id:
+                done[r] = True
+                continue
+            recents[r].add(nxt)
+            out[r] = last[r] = nxt
         if all(done):
             return
         yield out

@@ -1,8 +1,10 @@
 """Logit processors for sampling the next token: repetition penalty, temperature, top-k, top-p (nucleus).
 
-Pure functions on a 1-D float logits tensor [V] (one position of one sequence); each returns a new tensor and
-never changes its input. `pick_token` chains them in the usual order (penalty, temperature, top-k, top-p, draw)
-and draws with an explicit `torch.Generator`, so the same generator state always picks the same token.
+Pure functions on float logits [V] (one position of one sequence) or [B, V] (one row per sequence decoded
+together); each works along the last dimension, row by row, returns a new tensor and never changes its input.
+`pick_tokens` chains them in the usual order (penalty, temperature, top-k, top-p, draw) for all rows at once and
+draws each row with its own `torch.Generator`, so the same generator state always picks the same token;
+`pick_token` is the one-row case.
 `RecentTokens` is the fixed-size window of recent ids the repetition penalty looks at.
 """
 
@@ -12,16 +14,16 @@ import torch
 
 
 def apply_repetition_penalty(logits: torch.Tensor, recent: torch.Tensor, penalty: float) -> torch.Tensor:
-    """Make every id in `recent` (1-D int64, repeats allowed) less likely: positive logits are divided by
-    `penalty`, negative ones multiplied (the CTRL paper's rule, as in Hugging Face). penalty 1.0 = off."""
+    """Make every id in `recent` ([W] or [B, W] int64, one row per logits row, repeats allowed) less likely:
+    positive logits are divided by `penalty`, negative ones multiplied (the CTRL paper's rule, as in Hugging
+    Face). penalty 1.0 = off."""
     if penalty == 1.0 or recent.numel() == 0:
         return logits
     if penalty <= 0:
         raise ValueError(f"repetition penalty must be > 0 (got {penalty})")
-    out = logits.clone()
-    vals = logits[recent]
-    out[recent] = torch.where(vals > 0, vals / penalty, vals * penalty)  # duplicates write the same value
-    return out
+    vals = logits.gather(-1, recent)
+    # duplicates write the same value
+    return logits.scatter(-1, recent, torch.where(vals > 0, vals / penalty, vals * penalty))
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -33,9 +35,9 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the k largest logits (ties with the k-th are kept too), the others become -inf. k <= 0 or >= V: off."""
-    if k <= 0 or k >= logits.numel():
+    if k <= 0 or k >= logits.shape[-1]:
         return logits
-    kth = torch.topk(logits, k).values[-1]
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
 
 
@@ -54,35 +56,43 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     if p <= 0:
         raise ValueError(f"top_p must be in (0, 1] (got {p})")
     probs = torch.softmax(logits.float(), dim=-1)
-    ranked, order = torch.topk(probs, min(NUCLEUS_PROBE, probs.numel()))
-    if ranked.numel() < probs.numel() and float(ranked.sum()) < p:
-        ranked, order = torch.sort(probs, descending=True)
+    vocab = probs.shape[-1]
+    ranked, order = torch.topk(probs, min(NUCLEUS_PROBE, vocab), dim=-1)
+    if ranked.shape[-1] < vocab and bool((ranked.sum(-1) < p).any()):
+        ranked, order = torch.sort(probs, dim=-1, descending=True)
     before = torch.cumsum(ranked, dim=-1) - ranked  # probability mass of the ids ranked above each one
-    keep = order[before < p]  # the first id has 0 before it, so it is always kept
-    out = torch.full_like(logits, float("-inf"))
-    out[keep] = logits[keep]
-    return out
+    neg = torch.full_like(logits, float("-inf"))
+    # the first id has 0 before it, so it is always kept
+    return neg.scatter(-1, order, torch.where(before < p, logits.gather(-1, order), neg[..., :1]))
+
+
+def pick_tokens(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, repetition_penalty: float,
+                recent: torch.Tensor, generators: list[torch.Generator]) -> list[int]:
+    """The next id of each row of float logits [B, V] (`recent` [B, W]: each row's recent ids): penalty, then
+    greedy (temperature 0) or temperature/top-k/top-p and a draw from that row's generator."""
+    logits = apply_repetition_penalty(logits, recent, repetition_penalty)
+    if temperature <= 0:
+        return torch.argmax(logits, dim=-1).tolist()
+    logits = top_p_filter(top_k_filter(apply_temperature(logits, temperature), top_k), top_p)
+    return draw(torch.softmax(logits.float(), dim=-1), generators)
 
 
 def pick_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, repetition_penalty: float,
                recent: torch.Tensor, generator: torch.Generator) -> int:
-    """The next id from float logits [V]: penalty, then greedy (temperature 0) or temperature/top-k/top-p and a
-    draw from `generator`."""
-    logits = apply_repetition_penalty(logits, recent, repetition_penalty)
-    if temperature <= 0:
-        return int(torch.argmax(logits))
-    logits = top_p_filter(top_k_filter(apply_temperature(logits, temperature), top_k), top_p)
-    return draw(torch.softmax(logits.float(), dim=-1), generator)
+    """The next id from float logits [V] (one row of pick_tokens)."""
+    return pick_tokens(logits[None], temperature, top_k, top_p, repetition_penalty, recent[None], [generator])[0]
 
 
-def draw(probs: torch.Tensor, generator: torch.Generator) -> int:
-    """An id drawn from `probs` [V] by inverting its running sum at one uniform number: the same distribution as
-    torch.multinomial, whose CPU kernel draws an exponential for every id (~0.65 ms for 32,000 ids, a tenth of a
-    decoding step; this takes ~0.03 ms). Ids of probability 0 are never drawn (their running sum does not
-    rise past the previous id's, and the search returns the first id whose sum exceeds the point)."""
+def draw(probs: torch.Tensor, generators: list[torch.Generator]) -> list[int]:
+    """An id per row of `probs` [B, V], drawn by inverting the row's running sum at one uniform number from the
+    row's generator: the same distribution as torch.multinomial, whose CPU kernel draws an exponential for every
+    id (~0.65 ms for 32,000 ids, a tenth of a decoding step; this takes ~0.05 ms). Ids of probability 0 are
+    never drawn (their running sum does not rise past the previous id's, and the search returns the first id
+    whose sum exceeds the point)."""
     cdf = torch.cumsum(probs, dim=-1, dtype=torch.float64)
-    point = torch.rand(1, generator=generator, dtype=torch.float64) * cdf[-1]
-    return min(int(torch.searchsorted(cdf, point, right=True)), probs.numel() - 1)
+    points = torch.cat([torch.rand(1, generator=g, dtype=torch.float64) for g in generators])
+    ids = torch.searchsorted(cdf, (points * cdf[:, -1])[:, None], right=True)[:, 0]
+    return ids.clamp_(max=probs.shape[-1] - 1).tolist()
 
 
 class RecentTokens:

@@ -1,10 +1,15 @@
-"""How many CPU threads decoding uses: torch's pool and numpy's BLAS pool (the float32 step multiplies in numpy,
-generation/numpy_step.py), set together, and picked by timing when asked to.
+"""How many CPU threads decoding uses, and in which pool: torch's (OpenMP) or numpy's BLAS (OpenBLAS threads).
+
+A model's weight products run in one pool: float32 models through numpy's BLAS (generation/numpy_step.py),
+int8, bf16 and fp16 ones through torch. That pool gets the thread count and the other one a single thread:
+two pools sized to every core fight over the cores (OpenBLAS's threads keep spinning after a product, and a
+torch softmax over a few rows then waited ~3.5 ms for its second thread on the 2-core VM, where the whole step
+takes ~3 ms).
 
 Which count wins depends on the shape and the weight format: decoding one token streams every weight once and
 a second core adds memory bandwidth to some kernels and only synchronisation to others (measured on the 2-core
-VM: torch's int8 kernel streamed 15.6 GB/s on 1 thread and 26.6 on 2, while numpy's float32 products gained
-nothing). `pick_threads` times a few steps of the real model at each candidate and keeps the fastest.
+VM: torch's int8 kernel streamed 15.6 GB/s on 1 thread and 26.6 on 2). `pick_threads` times a few steps of
+the real model at each candidate and keeps the fastest.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from generation.kv_decoder import KVDecoder
+from generation.numpy_step import supports
+from generation.quantize import Int8Linear
 
 PROBE_STEPS = 24  # timed decoding steps per candidate (after as many untimed ones: caches, thread pools)
 
@@ -30,19 +37,31 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
-def set_threads(n: int) -> None:
-    """torch and numpy's BLAS at `n` threads from now on (for a command that owns its process: chat, serve)."""
-    torch.set_num_threads(n)
-    threadpool_limits(limits=n, user_api="blas")
+def blas_products(model) -> bool:
+    """True when the model's weight products run in numpy's BLAS (float32 on the CPU), False for torch."""
+    return supports(model) and not any(isinstance(m, Int8Linear) for m in model.modules())
+
+
+def pool_sizes(n: int, model) -> tuple[int, int]:
+    """(torch threads, BLAS threads) for decoding `model` on `n` threads (see the module docstring)."""
+    return (1, n) if blas_products(model) else (n, 1)
+
+
+def set_threads(n: int, model) -> None:
+    """Decode `model` on `n` threads from now on (for a command that owns its process: chat, serve)."""
+    torch_n, blas_n = pool_sizes(n, model)
+    torch.set_num_threads(torch_n)
+    threadpool_limits(limits=blas_n, user_api="blas")
 
 
 @contextmanager
-def decode_threads(n: int) -> Iterator[None]:
-    """torch and the BLAS numpy uses limited to `n` threads inside the `with`; both put back after."""
+def decode_threads(n: int, model) -> Iterator[None]:
+    """Decode `model` on `n` threads inside the `with` (both pools put back after)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(n)
+    torch_n, blas_n = pool_sizes(n, model)
+    torch.set_num_threads(torch_n)
     try:
-        with threadpool_limits(limits=n, user_api="blas"):
+        with threadpool_limits(limits=blas_n, user_api="blas"):
             yield
     finally:
         torch.set_num_threads(before)
@@ -53,7 +72,7 @@ def step_seconds(model, threads: int, rows: int = 1, steps: int = PROBE_STEPS) -
     (a fixed pseudo-random prompt; the weights are the model's own)."""
     ids = torch.randint(0, model.cfg.vocab_size, (model.cfg.block_size // 2,),
                         generator=torch.Generator().manual_seed(0)).tolist()
-    with decode_threads(threads), torch.no_grad():
+    with decode_threads(threads, model), torch.no_grad():
         dec = KVDecoder(model, rows=rows)
         dec.prefill(ids)
         token = [ids[-1]] * rows

@@ -162,10 +162,10 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
         if args.dry_run:
             print(f"chat.py: dry run\n{dumps_json(config_dict(cfg))}", file=out)
             return 0
-        if cfg.threads > 0:
-            set_threads(cfg.threads)
         path = find_checkpoint(cfg.checkpoint)
         lm = load_model(path)
+        if cfg.threads > 0:
+            set_threads(cfg.threads, lm.model)
         db = Path(cfg.db).expanduser() if cfg.db else path.parent / "memory.db"
         with MemoryStore(db) as store:
             out.write(f"chat.py: {path} with memory {db} (/quit to leave, / for commands)\n")

@@ -181,7 +181,7 @@ def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
     threads = cfg.threads or pick_threads(lm.model, together)
     out, texts, timings = sys.stdout, [], {}
     tokens, gen_s = 0, 0.0
-    with decode_threads(threads):
+    with decode_threads(threads, lm.model):
         for first in range(0, cfg.num_samples, together):
             seeds = [cfg.seed + i for i in range(first, min(first + together, cfg.num_samples))]
             if len(seeds) > 1:

@@ -82,9 +82,9 @@ def run(cfg: ServeConfig) -> int:
         db_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create the memory folder: {os_error_line(e)}") from None
-    if cfg.threads > 0:
-        set_threads(cfg.threads)
     lm = load_model(ckpt, cfg.dtype, cfg.device)
+    if cfg.threads > 0:
+        set_threads(cfg.threads, lm.model)
     settings = settings_for(lm, temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
                             **({"max_new_tokens": cfg.max_tokens} if cfg.max_tokens else {}))
     server = ChatServer(Assistant(lm, settings), db_dir, cfg.model_name or ckpt.parent.name, cfg.host, cfg.port,

@@ -104,13 +104,19 @@ def test_decoder_rows_must_match(ckpts):
         dec.step_rows([5])
 
 
-def test_decode_threads_puts_both_pools_back_and_pick_threads_returns_a_candidate(ckpts):
+def blas_threads() -> set[int]:
     from threadpoolctl import threadpool_info
-    before = torch.get_num_threads()
-    with decode_threads(1):
-        assert torch.get_num_threads() == 1
-        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
-    assert torch.get_num_threads() == before
+    return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+
+def test_decode_threads_give_the_products_pool_the_threads_and_put_both_back(ckpts):
+    before, blas_before = torch.get_num_threads(), blas_threads()
+    fp32, int8 = load_model(ckpts["default"]).model, load_model(ckpts["default"], "int8").model
+    with decode_threads(2, fp32):  # float32 products run in numpy's BLAS: torch keeps one thread
+        assert torch.get_num_threads() == 1 and blas_threads() == {2}
+    with decode_threads(2, int8):  # int8 products run in torch: BLAS keeps one thread
+        assert torch.get_num_threads() == 2 and blas_threads() == {1}
+    assert torch.get_num_threads() == before and blas_threads() == blas_before
     assert pick_threads(load_model(ckpts["default"]).model, candidates=[1, 2]) in (1, 2)
     assert torch.get_num_threads() == before
 

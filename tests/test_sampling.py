@@ -104,9 +104,9 @@ def test_draw_follows_the_probabilities_never_picks_a_zero_and_repeats_with_the_
     gen = torch.Generator().manual_seed(0)
     counts = torch.zeros(6)
     for _ in range(20000):
-        counts[draw(probs, gen)] += 1
+        counts[draw(probs[None], [gen])[0]] += 1
     assert counts[[0, 2, 5]].sum() == 0
     assert torch.allclose(counts / counts.sum(), probs, atol=0.015)
-    first = [draw(probs, torch.Generator().manual_seed(7)) for _ in range(3)]
+    first = [draw(probs[None], [torch.Generator().manual_seed(7)])[0] for _ in range(3)]
     assert len(set(first)) == 1  # same seed, same draw
-    assert draw(torch.tensor([0.0, 0.0, 1.0]), gen) == 2
+    assert draw(torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]), [gen, gen]) == [2, 0]
