@@ -4,10 +4,10 @@ The text rules live in `corpus/text_cleaning.py` (`clean_text`, documented step 
 artifact / scene-break patterns in `corpus/site_artifacts.default.yaml` (or your own `--rules-file`). Cleaning
 never drops a character for not being ASCII, and `clean_text(clean_text(x)) == clean_text(x)`.
 
-Each kept item is read from raw/, cleaned and written to `cleaned/<source>/<same name>.txt` (atomic rename),
-one item at a time. An item that cleans to fewer than `min_chars` visible characters is not written and is
-rejected with reason `empty_after_clean`. Cleaned files of items that are no longer kept (the filter changed
-its mind) or whose raw file vanished are deleted, as are temp files left by a killed run.
+Each kept item is read from raw/, cleaned and written to `cleaned/<source>/<same name>.txt` (atomic rename). An
+item that cleans to fewer than `min_chars` visible characters is not written and is rejected with reason
+`empty_after_clean`. Cleaned files of items that are no longer kept (the filter changed its mind) or whose raw
+file vanished are deleted, as are temp files left by a killed run.
 
 Incremental: `metadata/clean_ledger.jsonl` records each item's outcome (size and sha256 of its cleaned file,
 and `raw_sha256`, the sha256 of the raw bytes it was cleaned from) under a header fingerprint of the config, the
@@ -17,6 +17,12 @@ rules' text and `CLEAN_VERSION`; an item that loses its cleaned file gets a `dro
 fingerprint changes (new config, edited rules, new cleaning code) or with --force everything is redone. Because
 cleaning is a pure function of the raw bytes and the fingerprint, a run killed at any point and re-run, or a run
 after deleting cleaned/, gives a byte-identical cleaned/ tree. Raw files are only read.
+
+Parallel: --workers N processes (default: one per CPU core) read, check, clean and write items ahead
+(corpus/clean_item.py; the fsyncs of small files cost more than cleaning them, and overlap across processes);
+this process appends their ledger records in item order. Each cleaned file is a pure function of its raw bytes
+and the ledger's order is the item order, so every output is byte-identical whatever N, and N is in neither the
+fingerprint nor the manifest. Fewer than POOL_MIN_ITEMS (1,000) items to clean are cleaned without a pool.
 
 Tamper check: the raw bytes an item is cleaned from must have the sha256 of its raw index record (an edit made
 after validate ran). A changed file is not cleaned (its old cleaned file, if any, is removed as it can no longer
@@ -31,22 +37,25 @@ original is restored, the next run cleans it from the right bytes.
     python scripts/clean_dataset.py
     python scripts/clean_dataset.py --rules-file my_rules.yaml --no-unwrap
     python scripts/clean_dataset.py --extra-line-patterns 'visit my patreon.{0,60}' --force
+    python scripts/clean_dataset.py --workers 1
 """
 
 import sys
 from pathlib import Path
 
 import logging
+from contextlib import closing
 from dataclasses import dataclass
 
 from tqdm import tqdm
 
 from common.cli import require_dataset, stage_main
 from common.config import StageFailed, UserError, config_dict, fingerprint, opt
-from common.fsio import atomic_write_bytes, sha256_bytes
 from common.ledger import Ledger, read_kept, write_manifest, write_rejections
+from common.parallel import ordered_map, resolve_workers
 from common.paths import DatasetPaths
-from common.rawstore import Tampered, item_sort_key, read_raw_index, read_raw_verified
+from common.rawstore import item_sort_key, read_raw_index
+from corpus.clean_item import clean_item, init_worker, rules_spec
 from corpus.clean_rules import Rules, compile_rules, load_rules_file
 from corpus.text_cleaning import clean_text
 
@@ -58,6 +67,9 @@ REASONS = ("empty_after_clean",)
 # Ledger-only marker (never under rejected/): the item was cleaned before but is no longer kept upstream or its
 # raw file is gone, so read_kept(paths, "clean") lists exactly the items that have a cleaned file.
 DROPPED = "dropped_upstream"
+# Fewer items to clean than this are cleaned in this process: starting worker interpreters (about a second) would
+# cost more than it saves (the 800-story demo stays under it).
+POOL_MIN_ITEMS = 1000
 log = logging.getLogger("miniature_memory.clean")
 
 __all__ = ["CleanConfig", "clean_text", "build_rules", "clean_fingerprint", "run", "main"]
@@ -76,6 +88,7 @@ class CleanConfig:
     wrap_min_width: int = opt(55, "unwrap only paragraphs whose longest line has at least this many chars")
     wrap_max_width: int = opt(100, "... and at most this many chars")
     min_chars: int = opt(1, "reject items with fewer visible (non-space) characters than this after cleaning")
+    workers: int = opt(0, "worker processes for the per-item work (0: one per CPU core, 1: no pool)")
 
 
 def build_rules(cfg: CleanConfig) -> Rules:
@@ -90,13 +103,14 @@ def build_rules(cfg: CleanConfig) -> Rules:
 
 def clean_fingerprint(cfg: CleanConfig, rules: Rules) -> str:
     """What the cleaned files depend on besides raw: config, the rules' text (not its path), code version."""
-    settings = {k: v for k, v in config_dict(cfg).items() if k != "rules_file"}
+    settings = {k: v for k, v in output_config(cfg).items() if k != "rules_file"}
     return fingerprint({"config": settings, "rules": rules.spec, "version": CLEAN_VERSION})
 
 
-def visible_chars(text: str) -> int:
-    """Characters that are not whitespace."""
-    return len(text) - sum(text.count(c) for c in " \n")
+def output_config(cfg: CleanConfig) -> dict:
+    """The settings the outputs depend on: all but `workers`, which changes the speed and never a byte, so it stays
+    out of the fingerprint (a new worker count must not redo everything) and out of the manifest."""
+    return {k: v for k, v in config_dict(cfg).items() if k != "workers"}
 
 
 def _size(path: Path) -> int | None:
@@ -104,21 +118,6 @@ def _size(path: Path) -> int | None:
         return path.stat().st_size
     except OSError:
         return None
-
-
-def clean_item(paths: DatasetPaths, item: str, rules: Rules, min_chars: int,
-               record: dict | None) -> tuple[bytes | None, dict]:
-    """Clean one raw file: (bytes to write or None when rejected, its decision fields). `record` is its raw index
-    record: Tampered when the file's bytes are not the recorded ones."""
-    raw = read_raw_verified(paths, item, record)
-    text = clean_text(raw.decode("utf-8", errors="replace"), rules)
-    chars = visible_chars(text)
-    raw_sha = record["sha256"]
-    if chars < min_chars:
-        return None, {"keep": False, "reason": "empty_after_clean", "raw_sha256": raw_sha,
-                      "evidence": {"raw_bytes": len(raw), "chars_after_clean": chars, "min_chars": min_chars}}
-    data = text.encode("utf-8")
-    return data, {"keep": True, "bytes": len(data), "sha256": sha256_bytes(data), "raw_sha256": raw_sha}
 
 
 def remove_stale(paths: DatasetPaths, keep: set[str]) -> int:
@@ -149,6 +148,7 @@ def run(cfg: CleanConfig, paths: DatasetPaths, force: bool = False) -> dict:
     rejected (inputs that clean to nothing, this run or before), removed (stale cleaned files deleted)."""
     if cfg.min_chars < 0:
         raise UserError("min_chars must be 0 or more")
+    resolve_workers(cfg.workers)
     rules = build_rules(cfg)
     require_dataset(paths)
     if not paths.ledger(INPUT_STAGE).is_file():
@@ -163,8 +163,8 @@ def run(cfg: CleanConfig, paths: DatasetPaths, force: bool = False) -> dict:
     decisions, keep, vanished, bytes_in, bytes_out, tampered = [], set(), 0, 0, 0, []
     paths.cleaned.mkdir(parents=True, exist_ok=True)
     with Ledger(paths.ledger(STAGE), STAGE, fp, force=force) as ledger:
-        for item in tqdm(items, desc="clean", unit="item", disable=None):
-            out = paths.cleaned_file(item)
+        plan = []  # (item, its previous record, current?) in item order
+        for item in items:
             if not paths.raw_file(item).is_file():
                 vanished += 1  # deleted from raw/ after the filter ran: its cleaned file goes below
                 continue
@@ -175,40 +175,46 @@ def run(cfg: CleanConfig, paths: DatasetPaths, force: bool = False) -> dict:
             # version that did not record them, is redone) and its cleaned file is still there.
             raw_sha = index.get(item, {}).get("sha256")
             current = (prev is not None and raw_sha is not None and prev.get("raw_sha256") == raw_sha
-                       and (not prev["keep"] or _size(out) == prev.get("bytes")))
-            if current:
-                rec = prev
-                counts["rejected" if not rec["keep"] else "unchanged"] += 1
-            else:
-                try:
-                    data, fields = clean_item(paths, item, rules, cfg.min_chars, index.get(item))
-                except Tampered as e:
-                    log.warning(f"skipped {item}: {e}")
-                    tampered.append(item)
-                    continue
-                bytes_in += _size(paths.raw_file(item)) or 0
-                if data is not None:
-                    atomic_write_bytes(out, data)
-                    bytes_out += len(data)
-                    counts["cleaned"] += 1
+                       and (not prev["keep"] or _size(paths.cleaned_file(item)) == prev.get("bytes")))
+            plan.append((item, prev, current))
+        # Workers clean and write files ahead; this process appends the ledger records in item order, as alone.
+        jobs = [(item, index.get(item)) for item, _, current in plan if not current]
+        results = ordered_map(clean_item, jobs, cfg.workers, init_worker, (paths, rules_spec(rules), cfg.min_chars),
+                              min_items=POOL_MIN_ITEMS)
+        with closing(results):
+            for item, prev, current in tqdm(plan, desc="clean", unit="item", disable=None):
+                if current:
+                    rec = prev
+                    counts["rejected" if not rec["keep"] else "unchanged"] += 1
                 else:
-                    counts["rejected"] += 1
-                new = {"item": item, "reason": None, **fields}
-                if prev is not None and {k: prev.get(k) for k in new} == new:
-                    rec = prev  # file was deleted by hand and rewritten identically: the record stands
-                else:
-                    rec = ledger.decide(item, fields["keep"], fields.get("reason"), fields.get("evidence"),
-                                        **{k: v for k, v in fields.items()
-                                           if k not in ("keep", "reason", "evidence")})
-            decisions.append(rec)
-            if rec["keep"]:
-                keep.add(item)
+                    res = next(results)
+                    if res.status == "tampered":
+                        log.warning(f"skipped {item}: {res.message}")
+                        tampered.append(item)
+                        continue
+                    fields = res.fields
+                    bytes_in += res.raw_bytes
+                    if fields["keep"]:  # its cleaned file is written (by the worker)
+                        bytes_out += fields["bytes"]
+                        counts["cleaned"] += 1
+                    else:
+                        counts["rejected"] += 1
+                    new = {"item": item, "reason": None, **fields}
+                    if prev is not None and {k: prev.get(k) for k in new} == new:
+                        rec = prev  # file was deleted by hand and rewritten identically: the record stands
+                    else:
+                        rec = ledger.decide(item, fields["keep"], fields.get("reason"), fields.get("evidence"),
+                                            **{k: v for k, v in fields.items()
+                                               if k not in ("keep", "reason", "evidence")})
+                decisions.append(rec)
+                if rec["keep"]:
+                    keep.add(item)
         for item in sorted(set(ledger.decisions) - keep, key=item_sort_key):
             if ledger.decisions[item]["keep"]:
                 ledger.decide(item, False, DROPPED)
     counts["removed"] = remove_stale(paths, keep)
     rejected = write_rejections(paths, STAGE, decisions)
-    write_manifest(paths, STAGE, config_dict(cfg), counts, fingerprint=fp, clean_version=CLEAN_VERSION,
+    write_manifest(paths, STAGE, output_config(cfg), counts, fingerprint=fp, clean_version=CLEAN_VERSION,
                    rejected_by_reason=rejected, inputs=len(items), vanished=vanished, kept=len(keep),
                    bytes_in_this_run=bytes_in, bytes_out_this_run=bytes_out, sha256_mismatch=tampered[:100])
     if vanished:

@@ -19,6 +19,12 @@ in their ledger records; their MinHash signatures in metadata/filter_minhash.bin
 item, cut back to the ledger on start; see corpus/near_dup.py). A config or policy change, or --force, starts
 the ledger and the signature file over. Texts are read one at a time, so memory does not grow with text size.
 
+Parallel: --workers N processes (default: one per CPU core) read and check items ahead (corpus/filter_item.py:
+tamper check, length and content checks, exact key, MinHash signature, language); this process applies their
+results in arrival order and alone does what depends on earlier items (duplicate lookups, keeping, the ledger). So
+every output is byte-identical whatever N, and N is in neither the fingerprint nor the manifest. Fewer than
+POOL_MIN_ITEMS (1,000) new items are checked without a pool.
+
 Tamper check: each item's raw file is checked against the sha256 of its raw index record before it is decided
 (an edit made after validate ran). A changed file gets no decision (so once the original is restored it is
 decided normally); the other items are decided and every output written, then the stage fails naming it.
@@ -35,11 +41,13 @@ metadata/filter_manifest.json.
     python scripts/filter_dataset.py
     python scripts/filter_dataset.py --languages en --languages fr --min-chars 500
     python scripts/filter_dataset.py --policy-file my_policy.yaml --force
+    python scripts/filter_dataset.py --workers 4
 """
 
 import sys
 
 import logging
+from contextlib import closing
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -49,16 +57,20 @@ from tqdm import tqdm
 from common.cli import require_dataset, stage_main
 from common.config import StageFailed, UserError, config_dict, fingerprint, opt
 from common.ledger import Ledger, read_kept, write_manifest, write_rejections
+from common.parallel import ordered_map, resolve_workers
 from common.paths import DatasetPaths
-from common.rawstore import Tampered, read_raw_index, read_raw_verified
-from corpus.content_policy import Policy, check_policy, load_policy
-from corpus.near_dup import Signer, SignatureIndex, band_params, exact_key, normalise
-from corpus.text_heuristics import (LanguageGuesser, Verdict, check_boilerplate, check_language, check_length,
-                                     check_narrative)
+from common.rawstore import read_raw_index
+from corpus.content_policy import load_policy
+from corpus.filter_item import ItemChecks, check_item, init_worker
+from corpus.near_dup import Signer, SignatureIndex, band_params, normalise
+from corpus.text_heuristics import LanguageGuesser, Verdict
 
 STAGE = "filter"
 FILTER_VERSION = 1  # bump when a check changes behaviour: restarts every filter ledger
 SIGNATURE_FILE = "filter_minhash.bin"
+# Fewer new items than this are checked in this process: starting worker interpreters (about a second) would cost
+# more than it saves (the 800-story demo stays under it).
+POOL_MIN_ITEMS = 1000
 REASONS = ("too_short", "too_long", "exact_duplicate", "boilerplate", "not_narrative", "content_policy",
            "near_duplicate", "wrong_language")
 WALL_PHRASES = ["get the app", "download the app", "open in app", "continue in app", "log in", "sign in",
@@ -85,6 +97,7 @@ class FilterConfig:
     lang_sample_chars: int = opt(1500, "detect the language on this many leading characters")
     lang_min_letters: int = opt(40, "texts with fewer letters in the sample are never language-rejected")
     policy_file: str = opt("", "content-policy YAML (empty: corpus/content_policy.default.yaml)")
+    workers: int = opt(0, "worker processes for the per-item work (0: one per CPU core, 1: no pool)")
 
 
 def check_config(cfg: FilterConfig) -> None:
@@ -101,16 +114,14 @@ def check_config(cfg: FilterConfig) -> None:
         raise UserError("boilerplate_min_phrases must be >= 1 and boilerplate_min_copies >= 2")
     if cfg.lang_sample_chars < 1 or cfg.lang_min_letters < 0:
         raise UserError("lang_sample_chars must be >= 1 and lang_min_letters >= 0")
+    resolve_workers(cfg.workers)
 
 
-def content_checks(text: str, cfg: FilterConfig, policy: Policy) -> Verdict:
-    """The pure, cheap checks between the exact and the near-duplicate lookups, in order; the first failure wins."""
-    verdict = check_boilerplate(text, cfg)
-    if verdict.keep:
-        verdict = check_narrative(text, cfg)
-    if verdict.keep:
-        verdict = check_policy(text, policy)
-    return verdict
+def output_config(cfg: FilterConfig) -> dict:
+    """The settings the outputs depend on: all but `workers`, which changes the speed and never a decision, so it
+    stays out of the fingerprint (a new worker count must not redo everything) and out of the manifest (whose
+    bytes must not depend on it)."""
+    return {k: v for k, v in config_dict(cfg).items() if k != "workers"}
 
 
 class Deduper:
@@ -157,39 +168,22 @@ class Deduper:
         self.by_key[key] = item
 
 
-def decide(item: str, paths: DatasetPaths, cfg: FilterConfig, dedup: Deduper, policy: Policy,
-           guesser: LanguageGuesser, record: dict | None) -> tuple[Verdict, str | None, np.ndarray | None]:
-    """(verdict, exact key, signature) of one new item; key and signature are set when it is kept.
-    `record` is its raw index record: Tampered when the raw file no longer matches it."""
-    size = paths.raw_file(item).stat().st_size
-    recorded = (record or {}).get("bytes")
-    if isinstance(recorded, int) and size != recorded:  # changed, seen without reading it
-        raise Tampered(item, record.get("sha256"), f"unknown ({size:,} bytes, recorded {recorded:,})")
-    if size > 4 * cfg.max_chars:  # UTF-8 needs at most 4 bytes a character: too long without reading it
-        return Verdict(False, "too_long", {"bytes": size, "max_chars": cfg.max_chars}), None, None
-    # Decoded as Path.read_text did before the tamper check (replacement characters, universal newlines), so
-    # decisions stay the same.
-    text = read_raw_verified(paths, item, record).decode("utf-8", errors="replace")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    verdict = check_length(text, cfg)
-    if not verdict.keep:
-        return verdict, None, None
-    norm = normalise(text)
-    key = exact_key(norm)
-    if key in dedup.by_key:
-        return dedup.duplicate("exact_duplicate", dedup.by_key[key], 1.0, len(text.strip())), None, None
-    verdict = content_checks(text, cfg, policy)
-    if not verdict.keep:
-        return verdict, None, None
-    sig = dedup.signer.sign(norm)
-    hits = dedup.index.query(sig)
+def decide(checks: ItemChecks, dedup: Deduper) -> tuple[Verdict, str | None, np.ndarray | None]:
+    """(verdict, exact key, signature) of one new item from its checks (corpus/filter_item.py), applied in the
+    stage's order against the items kept so far; key and signature are set when it is kept."""
+    if checks.verdict is not None:
+        return checks.verdict, None, None
+    if checks.key in dedup.by_key:
+        return dedup.duplicate("exact_duplicate", dedup.by_key[checks.key], 1.0, checks.chars), None, None
+    if not checks.content.keep:
+        return checks.content, None, None
+    hits = dedup.index.query(checks.signature)
     if hits:
         row, sim = hits[0]
-        return dedup.duplicate("near_duplicate", dedup.rows[row], sim, len(text.strip())), None, None
-    verdict = check_language(text, cfg, guesser)
-    if not verdict.keep:
-        return verdict, None, None
-    return verdict, key, sig
+        return dedup.duplicate("near_duplicate", dedup.rows[row], sim, checks.chars), None, None
+    if not checks.language.keep:
+        return checks.language, None, None
+    return checks.language, checks.key, checks.signature
 
 
 def run(cfg: FilterConfig, paths: DatasetPaths, force: bool = False) -> dict:
@@ -206,7 +200,8 @@ def run(cfg: FilterConfig, paths: DatasetPaths, force: bool = False) -> dict:
     inputs = read_kept(paths, "validate")
     if not inputs and not paths.ledger("validate").exists():
         log.warning("no validate ledger: nothing to filter (run scripts/validate_raw.py first)")
-    fp = fingerprint({"config": config_dict(cfg), "policy_sha256": policy.sha256, "version": FILTER_VERSION,
+    settings = output_config(cfg)
+    fp = fingerprint({"config": settings, "policy_sha256": policy.sha256, "version": FILTER_VERSION,
                       "py3langid": version("py3langid"), "datasketch": version("datasketch")})
     new, tampered = 0, []
     with Ledger(paths.ledger(STAGE), STAGE, fp, force=force) as ledger:
@@ -214,22 +209,27 @@ def run(cfg: FilterConfig, paths: DatasetPaths, force: bool = False) -> dict:
         try:
             todo = [i for i in inputs if i not in ledger]
             index = read_raw_index(paths, fields=("sha256", "bytes")) if todo else {}
-            for item in tqdm(todo, desc="filter", unit="item", disable=None):
-                try:
-                    verdict, key, sig = decide(item, paths, cfg, dedup, policy, guesser, index.get(item))
-                except OSError as e:
-                    log.warning(f"skipped {item}: cannot read its raw file ({e.strerror}); re-run validate")
-                    continue
-                except Tampered as e:
-                    log.warning(f"skipped {item}: {e}")
-                    tampered.append(item)
-                    continue
-                if verdict.keep:
-                    dedup.keep(item, key, sig)
-                    ledger.decide(item, True, norm_sha=key)
-                else:
-                    ledger.decide(item, False, verdict.reason, verdict.evidence)
-                new += 1
+            # Workers check items ahead; this process takes their results in arrival order and does everything
+            # that depends on earlier items (duplicate lookups, keeping, the ledger), exactly as alone.
+            checked = ordered_map(check_item, [(i, index.get(i)) for i in todo], cfg.workers, init_worker,
+                                  (paths, settings, policy), min_items=POOL_MIN_ITEMS)
+            with closing(checked):
+                for item, checks in tqdm(zip(todo, checked), total=len(todo), desc="filter", unit="item",
+                                         disable=None):
+                    if checks.status == "unreadable":
+                        log.warning(f"skipped {item}: cannot read its raw file ({checks.message}); re-run validate")
+                        continue
+                    if checks.status == "tampered":
+                        log.warning(f"skipped {item}: {checks.message}")
+                        tampered.append(item)
+                        continue
+                    verdict, key, sig = decide(checks, dedup)
+                    if verdict.keep:
+                        dedup.keep(item, key, sig)
+                        ledger.decide(item, True, norm_sha=key)
+                    else:
+                        ledger.decide(item, False, verdict.reason, verdict.evidence)
+                    new += 1
         finally:
             dedup.index.close()
     current = [ledger.decisions[i] for i in inputs if i in ledger.decisions]
@@ -237,7 +237,7 @@ def run(cfg: FilterConfig, paths: DatasetPaths, force: bool = False) -> dict:
     kept = sum(1 for rec in current if rec["keep"])
     totals = {"input": len(inputs), "kept": kept, "rejected": len(current) - kept, **by_reason}
     bands, rows = band_params(cfg.num_perm, cfg.dedup_threshold)
-    write_manifest(paths, STAGE, config_dict(cfg), totals, fingerprint=fp, policy_file=policy.path,
+    write_manifest(paths, STAGE, settings, totals, fingerprint=fp, policy_file=policy.path,
                    policy_sha256=policy.sha256, language_id=f"py3langid {version('py3langid')}",
                    signatures=f"metadata/{SIGNATURE_FILE}", lsh={"bands": bands, "rows_per_band": rows},
                    reasons=list(REASONS), sha256_mismatch=tampered[:100])
