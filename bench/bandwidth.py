@@ -17,9 +17,9 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
+from threadpoolctl import threadpool_limits
 
 from generation.quantize import Int8Linear, TransposedLinear
-from generation.threads import decode_threads
 
 BUFFER_MB = 256  # far beyond any CPU's last-level cache
 
@@ -44,10 +44,13 @@ def stream_bandwidth(repeats: int = 5) -> dict:
     kernels = {"numpy_sum": lambda: flat.sum(), "torch_sum": lambda: flat_t.sum(), "blas_gemv": lambda: vec @ matrix}
     out: dict = {}
     cores = sorted({1, os.cpu_count() or 1})
+    before = torch.get_num_threads()
     for threads in cores:
-        with decode_threads(threads):
+        torch.set_num_threads(threads)
+        with threadpool_limits(threads, user_api="blas"):
             for name, fn in kernels.items():
                 out[f"{name}_{threads}t"] = round(flat.nbytes / _best_seconds(fn, repeats) / 1e9, 2)
+    torch.set_num_threads(before)
     out["best"] = max(out.values())
     return out
 

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from threadpoolctl import threadpool_limits
 
 from assistant.orchestrator import Assistant, close_session, settings_for
 from assistant.retrieval import retrieve
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    threadpool_limits(1, user_api="blas")  # the float32 decoding step multiplies in numpy's BLAS
     cond = measure_conditions(dtype="fp32", threads=1)
     print(format_conditions(cond))
     report: dict = {"conditions": cond}

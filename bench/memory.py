@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from bench.conditions import format_conditions, measure_conditions
 from demo.probes import demo_probe_records
@@ -42,6 +43,7 @@ from generation.inference import generate_ids, load_model
 from generation.memory_eval import context_ablation, in_window_recall, probe_recall, recall_beyond
 from generation.memory_window import schedule_of
 from generation.sampling_config import SampleConfig
+from generation.threads import set_threads
 from model.token_files import load_meta, open_tokens
 from story_memory.documents import document_bounds
 from story_memory.extract import find
@@ -154,8 +156,8 @@ def _rss_mb() -> float:
 
 
 def _resource_child(checkpoint: str, memory: str, long_tokens: int) -> dict:
-    torch.set_num_threads(1)
     lm = load_model(Path(checkpoint))
+    set_threads(1, lm.model)  # torch and numpy's BLAS (the float32 decoding step multiplies in numpy)
     schedule = schedule_of(lm.state, lm.model.cfg.block_size) if memory == "rolling" else None
     points = sorted({p for p in (*RSS_POINTS, long_tokens) if 500 < p <= long_tokens})
     need = {q for p in points for q in (p - 500, p)}  # tokens/s over the 500 tokens that end at each point
@@ -200,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads, user_api="blas")
     cond = measure_conditions(dtype="fp32", threads=args.threads, resources_threads=1)
     print(format_conditions(cond))
     report: dict = {"conditions": cond}

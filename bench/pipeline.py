@@ -5,7 +5,7 @@ runs validate, filter, clean and prepare, each in its own process, and prints pe
 raw text, peak RSS, and the speed as a ratio to a reference pass that only reads and hashes the same files
 (measured in the same run, so the ratio holds across machines). Filter and clean run twice, on two copies of the
 validated dataset: with --workers 1 and with --workers N (default: all cores, at least 2). Their rows show the
-stage process's peak RSS and its largest worker's (RUSAGE_CHILDREN), and a table puts the two speeds side by side
+stage process's peak RSS and its largest worker's (VmHWM, bench/stage_process.py), and a table puts the two speeds side by side
 with their ratio and whether the two copies' outputs are byte-identical. The last table compares peak RSS between
 the sizes: flat memory means the ratio stays near 1 while the corpus grows 20x.
 
@@ -38,13 +38,7 @@ STAGES = [("validate", "scripts/validate_raw.py"), ("filter", "scripts/filter_da
 PARALLEL = ("filter", "clean")  # stages with a --workers setting: run with 1 and with N workers
 # Runs one stage script in-process and reports its own peak RSS and its largest waited-for child's (its pool's
 # workers are joined before it returns), both KiB on Linux.
-RSS_WRAPPER = ("import json, resource, runpy, sys, time; script = sys.argv[1]; sys.argv = sys.argv[1:]; "
-               "t = time.monotonic(); code = 0\n"
-               "try:\n    runpy.run_path(script, run_name='__main__')\n"
-               "except SystemExit as e:\n    code = e.code or 0\n"
-               "print('BENCH', json.dumps({'rc': code, 's': time.monotonic() - t, "
-               "'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
-               "'child_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))")
+# Each stage runs in a fresh process that reports its own peak RSS and its workers' (bench/stage_process.py).
 
 
 def build_corpus(paths: DatasetPaths, megabytes: float, seed: int) -> tuple[int, int]:
@@ -75,7 +69,7 @@ def reference_pass(paths: DatasetPaths) -> float:
 
 def run_stage(script: str, paths: DatasetPaths, extra: tuple[str, ...] = ()) -> dict:
     """Run a stage script in a fresh process; its wall time and peak RSS (its own and its largest worker's)."""
-    res = subprocess.run([sys.executable, "-c", RSS_WRAPPER, str(REPO_ROOT / script),
+    res = subprocess.run([sys.executable, "-m", "bench.stage_process", str(REPO_ROOT / script),
                           "--dataset-dir", str(paths.root), *extra], capture_output=True, text=True)
     line = next((x for x in res.stdout.splitlines() if x.startswith("BENCH ")), None)
     if line is None:
@@ -95,10 +89,11 @@ def copy_validated(src: DatasetPaths, root: Path) -> DatasetPaths:
     return DatasetPaths.at(root)
 
 
-def outputs(paths: DatasetPaths) -> dict[str, bytes]:
-    """Every file under the dataset but raw/ (shared), by relative path."""
-    return {str(p.relative_to(paths.root)): p.read_bytes() for p in sorted(paths.root.rglob("*"))
-            if p.is_file() and p.relative_to(paths.root).parts[0] != "raw"}
+def outputs(paths: DatasetPaths) -> dict[str, str]:
+    """The sha256 of every file under the dataset but raw/ (shared), by relative path (hashes, not bytes: this
+    process stays small at 200 MB of text)."""
+    return {str(p.relative_to(paths.root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(paths.root.rglob("*")) if p.is_file() and p.relative_to(paths.root).parts[0] != "raw"}
 
 
 def bench_size(megabytes: float, out_root: Path, seed: int, workers: int) -> dict:
@@ -125,7 +120,7 @@ def bench_size(megabytes: float, out_root: Path, seed: int, workers: int) -> dic
         for n, where in runs:
             r = run_stage(script, where, ("--workers", str(n)) if name in PARALLEL else ())
             rows[(name, n if name in PARALLEL else 1)] = r
-            child = f"{r['child_rss_mb']:7.0f}" if name in PARALLEL and n > 1 else f"{'-':>7}"
+            child = f"{r['worker_rss_mb']:7.0f}" if name in PARALLEL and n > 1 else f"{'-':>7}"
             print(f"{name:<9} {n:>7} {r['s']:8.1f} {mb / r['s']:8.2f} {ref_s / r['s']:8.4f} {r['rss_mb']:7.0f} "
                   f"{child}  {' '.join(r['summary'])}")
         if name in PARALLEL:
@@ -158,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({big['mb'] / small['mb']:.0f}x the text)")
         keys = [(name, 1) for name, _ in STAGES] + [(name, workers) for name in PARALLEL]
         for name, n in keys:
-            for what, field in (("", "rss_mb"), (" worker", "child_rss_mb")):
+            for what, field in (("", "rss_mb"), (" worker", "worker_rss_mb")):
                 if what and n == 1:
                     continue
                 a, b = small["stages"][(name, n)][field], big["stages"][(name, n)][field]
