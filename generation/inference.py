@@ -1,15 +1,18 @@
 """Model-side inference: find and load a checkpoint for inference, and generate tokens with a KV cache.
 
-Loading reads only the `model/` tensors of a checkpoint (never the optimizer state; never unpickles; memory-mapped,
-so fp32 weights cost no copy), builds the GPT without its random init and assigns them, then either lays the
-linear weights out transposed for batch-1 decoding (fp32, bf16, fp16: `generation.quantize`) or replaces every
-linear layer by weight-only int8. The stored model config is validated and matched against the file's tensors
-(`model.checkpoint_check`) before the model is built, so a damaged or edited state is a one-line error.
+Loading reads only the `model/` tensors of a checkpoint (never the optimizer state; never unpickles; one tensor
+at a time), builds the GPT without its random init and assigns them, then either lays the linear weights out
+transposed for batch-1 decoding (fp32, bf16, fp16: `generation.quantize`; a tied head shares one transposed
+matrix with the embedding) or replaces every linear layer by weight-only int8. The stored model config is
+validated and matched against the file's tensors (`model.checkpoint_check`) before the model is built, so a
+damaged or edited state is a one-line error.
 
 Generation (`generate_ids`) runs the GPT's own submodules one new token at a time against a preallocated KV cache
-of exactly `block_size` slots per layer ([L, 1, H, block_size, D] for keys and as much for values), so memory
-and cost per token stay flat however long the text gets. Past the block a sliding window keeps the most recent
-tokens plus the first `pinned` prompt tokens:
+of exactly `block_size` slots per layer ([L, B, H, block_size, D] for keys and as much for values; B rows when
+`generate_rows` decodes several samples together), so memory and cost per token stay flat however long the text
+gets. A float32 model on the CPU takes those single-token steps in numpy (generation/numpy_step.py, same
+logits, ~2x faster there); the thread counts are generation/threads.py's. Past the block a sliding window
+keeps the most recent tokens plus the first `pinned` prompt tokens:
 
 - rotary positions (default layout): the cache is a ring. Slots [0, P) hold the pinned tokens, slots [P, block)
   the most recent block - P tokens, each new token overwriting the oldest (no copies at all). Attention of a

@@ -4,7 +4,9 @@ Loads only the model tensors of a checkpoint (default: the newest `training/out/
 prompt with the tokenizer stored in the checkpoint, and samples token by token (`generation.inference`): a KV cache
 of block_size slots, a sliding window past the block (cost and memory per token stay flat), temperature, top-k,
 top-p, a repetition penalty over a window of recent tokens, and weight-only int8 or fp16/bf16 weights. Same seed,
-checkpoint, flags (and thread count): the same text, byte for byte.
+checkpoint, flags (and thread count): the same text, byte for byte. Several samples (`--num-samples`) are decoded
+together, up to `--batch` at a time, each the same text it would be alone; the thread count is picked by timing
+a few steps unless `--threads` sets it.
 
 The story goes to stdout (the prompt, then the continuation; samples separated by a line of dashes); tokens/s
 and peak RSS go to stderr, and with `--stats-json` to a JSON file: tokens, tokens_per_s, peak_rss_mb, and the
@@ -19,7 +21,7 @@ the model still knows who is who thousands of tokens later, at flat memory and t
 **Usage:**
     python scripts/generate.py --max_new_tokens 500
     python scripts/generate.py --prompt "Once upon a time" --stream --dtype int8 --seed 7
-    python scripts/generate.py --checkpoint training/out/small --num-samples 3 --temperature 0.7 --top-k 40
+    python scripts/generate.py --checkpoint training/out/small --num-samples 8 --temperature 0.7 --top-k 40
     python scripts/generate.py --memory rolling --memory-log memory.jsonl --max-new-tokens 5000
 """
 
