@@ -3,9 +3,9 @@ rows of one new token each, reading and writing the KVDecoder's cache tensors in
 
 Why a second implementation of the step: decoding one token multiplies a vector by every weight once, so its
 floor is the time to stream the weights from memory, and everything else is per-operation overhead. Measured on
-the 2-core VM (torch 2.13, 1 thread, `small` preset shape): torch's `x @ Wt` streamed the 24 layer matrices at
-~14 GB/s where numpy's OpenBLAS sgemv reached ~33 GB/s, and a torch operation on a 384-vector costs ~3-5 us of
-dispatch where numpy's costs ~1 us; a step is ~40 small operations per layer. bench/generate.py prints the
+the 2-core VM (torch 2.13, `small` preset shape, the 24 layer matrices in a row): torch's `x @ Wt` streamed them
+at ~13 GB/s on 1 thread and ~15 on 2, numpy's OpenBLAS sgemv at ~19 and ~28; a torch operation on a 384-vector
+costs ~3-5 us of dispatch where numpy's costs ~1 us, and a step is ~40 small operations per layer. bench/generate.py prints the
 result against the machine's bandwidth limit. The torch path (generation/kv_decoder.py) stays the reference:
 prefill, bf16/fp16 and GPUs use it, and tests hold this step to its logits.
 

@@ -95,8 +95,8 @@ class TransposedLinear(nn.Module):
         if w.dtype == torch.float32 and x.dtype == torch.float32 and x.device.type == "cpu" \
                 and x.numel() <= BLAS_MAX_ROWS * self.in_features and not (torch.is_grad_enabled() and x.requires_grad):
             # Decoding: a few rows times the whole matrix, bound by how fast the weights stream from memory.
-            # numpy's OpenBLAS sgemv streamed ~2.3x faster than torch's x @ Wt here (33 vs 14 GB/s on 1 core,
-            # 24 layer matrices in a row; bench/generate.py); the result is the same product.
+            # numpy's OpenBLAS sgemv streamed 1.5-1.9x faster than torch's x @ Wt here (19 vs 13 GB/s on 1
+            # thread, 28 vs 15 on 2; 24 layer matrices in a row); the result is the same product.
             y = torch.from_numpy(np.matmul(x.numpy(), w.numpy()))
         else:
             y = x.to(w.dtype) @ w  # (the GPT's CPU attention returns float32 for bf16 input)
