@@ -76,12 +76,10 @@ def forget(db_dir: Path, user: str, session_id: str | None = None) -> dict:
             raise StoreError(f"no session {session_id!r}")
         return counts
     with MemoryStore(path) as store:
-        targets = [session_id] if session_id is not None else [s.id for s in store.sessions()]
-        for sid in targets:
-            report = store.forget_session(sid, summarizer=summarize_session)
-            counts["sessions"] += 1
-            counts["messages"] += report["messages"]
-    return counts
+        if session_id is None:
+            return store.forget_all(summarize_session)
+        report = store.forget_session(session_id, summarizer=summarize_session)
+    return {"sessions": 1, "messages": report["messages"]}
 
 
 class Reply:

@@ -327,6 +327,14 @@ class MemoryStore:
             self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
         return report
 
+    def forget_all(self, summarizer: Summarizer | None = None) -> dict:
+        """Forget every session (one audit line each); {"sessions": n, "messages": m} forgotten."""
+        counts = {"sessions": 0, "messages": 0}
+        for session in self.sessions():
+            counts["messages"] += self.forget_session(session.id, summarizer)["messages"]
+            counts["sessions"] += 1
+        return counts
+
     def forget_matching(self, text: str, summarizer: Summarizer | None = None) -> dict:
         """Forget every message that matches all the words of `text` (FTS5, case-insensitive)."""
         words = re.findall(r"\w+", text.lower())

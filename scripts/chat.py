@@ -85,9 +85,9 @@ def command(store: MemoryStore, session: str, line: str, out: TextIO) -> str | N
             out.write(f"{m.role}: {m.content}\n")
     elif name == "forget":
         if arg == "all":
-            counts = [store.forget_session(s.id) for s in store.sessions()]
+            counts = store.forget_all()
             session = store.new_session()
-            out.write(f"(forgot {sum(c['messages'] for c in counts)} messages in {len(counts)} sessions; "
+            out.write(f"(forgot {counts['messages']} messages in {counts['sessions']} sessions; "
                       f"new session {session})\n")
         elif arg.startswith("session "):
             target = arg.split(None, 1)[1]

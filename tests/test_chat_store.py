@@ -127,6 +127,12 @@ def test_forgetting_rebuilds_summaries_and_audits_without_content(store):
     assert json.loads(log[0][2])["message_ids"] == [ids[0]]
     with pytest.raises(StoreError, match="no words"):
         store.forget_matching("  ?! ")
+    third = store.new_session()
+    chat(store, third, "My bike is red.", "Noted.")
+    assert store.forget_all() == {"sessions": 2, "messages": 3}
+    assert store.sessions() == [] and store.messages() == [] and store.summaries() == []
+    assert [a for _, a, _ in store.audit_log()][-2:] == ["forget_session", "forget_session"]
+    assert store.forget_all() == {"sessions": 0, "messages": 0}
 
 
 def test_export_then_import_gives_the_same_memory(store, tmp_path):
