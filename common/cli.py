@@ -84,7 +84,8 @@ def stage_main(stage: str, cfg_cls: type, run: Callable[..., dict], argv: list[s
     parser = build_parser(prog, doc, cfg_cls, positional)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
-    try:
+
+    def work() -> int:
         overrides = flag_overrides(args)
         if positional and args.positional:
             overrides[positional] = list(overrides.get(positional, [])) + list(args.positional)
@@ -104,18 +105,28 @@ def stage_main(stage: str, cfg_cls: type, run: Callable[..., dict], argv: list[s
             counts: dict[str, Any] = run(cfg, paths, force=args.force)
         print(f"{stage}: {format_counts(counts)} ({time.monotonic() - start:.1f} s)")
         return 0
+
+    try:
+        return exit_code(prog, work)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; re-run to continue where it stopped", file=sys.stderr)
+        return 130
+
+
+def exit_code(prog: str, work: Callable[[], int | None]) -> int:
+    """Run a command's work and return its exit code: a UserError is a one-line "error" (2); a StageFailed or an
+    OSError (disk full, a folder made read-only mid-run...: what and where) a one-line "failed" (1)."""
+    try:
+        return work() or 0
     except UserError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except StageFailed as e:
         print(f"{prog}: failed: {e}", file=sys.stderr)
         return 1
-    except OSError as e:  # disk full, a folder made read-only mid-run...: what and where, in one line
+    except OSError as e:
         print(f"{prog}: failed: {os_error_line(e)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; re-run to continue where it stopped", file=sys.stderr)
-        return 130
 
 
 def os_error_line(e: OSError) -> str:

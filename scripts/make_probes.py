@@ -24,7 +24,7 @@ import sys
 import argparse
 from pathlib import Path
 
-from common.cli import dataset_paths, os_error_line
+from common.cli import dataset_paths, exit_code
 from common.config import StageFailed, UserError
 from common.fsio import printable
 from common.text_format import EOT
@@ -113,25 +113,19 @@ def make(args: argparse.Namespace) -> list[Probe]:
 def main(argv: list[str] | None = None) -> int:
     """Write the probes file; exit code 0, 2 for bad input, 1 when no probe was found or the file can't be written."""
     args = parser().parse_args(argv)
-    try:
+
+    def work() -> int:
         check_numbers(args)
         probes = make(args)
         if not probes:
             raise StageFailed(f"found no probes at --min-distance {args.min_distance}: give longer documents with "
                               f"recurring names, or a smaller --min-distance")
         write_probes(Path(args.out), probes)
-    except UserError as e:
-        print(f"make_probes.py: error: {e}", file=sys.stderr)
-        return 2
-    except StageFailed as e:
-        print(f"make_probes.py: failed: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"make_probes.py: failed: {os_error_line(e)}", file=sys.stderr)
-        return 1
-    chance = sum(1 / (1 + len(p.distractors)) for p in probes) / len(probes)
-    print(f"wrote {len(probes):,} probes to {args.out} (chance level {chance:.3f})")
-    return 0
+        chance = sum(1 / (1 + len(p.distractors)) for p in probes) / len(probes)
+        print(f"wrote {len(probes):,} probes to {args.out} (chance level {chance:.3f})")
+        return 0
+
+    return exit_code("make_probes.py", work)
 
 
 if __name__ == "__main__":

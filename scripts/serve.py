@@ -28,7 +28,7 @@ from pathlib import Path
 
 from assistant.orchestrator import Assistant, settings_for
 from assistant.server import HOST, MAX_BODY_BYTES, ChatServer
-from common.cli import os_error_line, setup_logging
+from common.cli import exit_code, os_error_line, setup_logging
 from common.config import UserError, add_config_flags, config_dict, flag_overrides, opt, resolve_config
 from common.fsio import dumps_json
 from generation.inference import find_checkpoint, load_model
@@ -113,20 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     add_config_flags(parser, ServeConfig)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
-    try:
+
+    def work() -> int:
         cfg = resolve_config(ServeConfig, "serve", args.config, flag_overrides(args))
         if args.dry_run:
             check(cfg)
             print(dumps_json(config_dict(cfg)))
             return 0
         return run(cfg)
-    except UserError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"{PROG}: failed: {os_error_line(e)}", file=sys.stderr)
-        return 1
 
+    return exit_code(PROG, work)
 
 if __name__ == "__main__":
     sys.exit(main())
