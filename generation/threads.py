@@ -14,7 +14,6 @@ the real model at each candidate and keeps the fastest.
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -22,19 +21,12 @@ from typing import Iterator
 import torch
 from threadpoolctl import threadpool_limits
 
+from common.parallel import cpu_count
 from generation.kv_decoder import KVDecoder
 from generation.numpy_step import supports
 from generation.quantize import Int8Linear
 
 PROBE_STEPS = 24  # timed decoding steps per candidate (after as many untimed ones: caches, thread pools)
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def blas_products(model) -> bool:
@@ -86,7 +78,7 @@ def step_seconds(model, threads: int, rows: int = 1, steps: int = PROBE_STEPS) -
 
 def pick_threads(model, rows: int = 1, candidates: list[int] | None = None) -> int:
     """The thread count (1 or every core, by default) whose decoding steps ran fastest for this model."""
-    candidates = candidates or sorted({1, cpu_cores()})
+    candidates = candidates or sorted({1, cpu_count()})
     if len(candidates) == 1:
         return candidates[0]
     return min(candidates, key=lambda n: step_seconds(model, n, rows))

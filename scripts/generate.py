@@ -114,6 +114,14 @@ def memory_schedule(lm: LoadedModel, mode: str) -> Schedule | None:
     return schedule
 
 
+def record_timings(marks: dict[int, float], timings: dict) -> None:
+    """Mean ms per step over the STAT_SPAN steps ending at each STAT_POSITIONS position `marks` reached (the first
+    sample's figure is kept)."""
+    for pos in STAT_POSITIONS:
+        if pos in marks and pos - STAT_SPAN in marks:
+            timings.setdefault(str(pos), round((marks[pos] - marks[pos - STAT_SPAN]) / STAT_SPAN * 1000, 3))
+
+
 def generate_sample(lm: LoadedModel, prompt_ids: list[int], cfg: GenerateConfig, seed: int, out,
                     timings: dict, schedule: Schedule | None = None,
                     memory_log: list | None = None) -> tuple[list[int], float]:
@@ -135,9 +143,7 @@ def generate_sample(lm: LoadedModel, prompt_ids: list[int], cfg: GenerateConfig,
     elapsed = time.perf_counter() - start
     if cfg.stream:
         out.write(pieces.flush())
-    for pos in STAT_POSITIONS:
-        if pos in marks and pos - STAT_SPAN in marks:
-            timings.setdefault(str(pos), round((marks[pos] - marks[pos - STAT_SPAN]) / STAT_SPAN * 1000, 3))
+    record_timings(marks, timings)
     return ids, elapsed
 
 
@@ -157,9 +163,7 @@ def generate_together(lm: LoadedModel, prompt_ids: list[int], cfg: GenerateConfi
         if n in STAT_POSITIONS or n + STAT_SPAN in STAT_POSITIONS:
             marks[n] = time.perf_counter()
     elapsed = time.perf_counter() - start
-    for pos in STAT_POSITIONS:
-        if pos in marks and pos - STAT_SPAN in marks:
-            timings.setdefault(str(pos), round((marks[pos] - marks[pos - STAT_SPAN]) / STAT_SPAN * 1000, 3))
+    record_timings(marks, timings)
     return rows, elapsed
 
 
