@@ -53,9 +53,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_via(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write_via(path: Path, write: Callable[[Path], None], sync_dir: bool = True) -> None:
     """Let `write` fill a temp file beside `path`, then fsync and rename it into place (for writers that want a
-    file name, like safetensors): readers see the old or the new file, never a mix."""
+    file name, like safetensors): readers see the old or the new file, never a mix. With sync_dir=False the
+    caller takes over fsyncing the folder (fsync_dir) before it records the file as written anywhere, e.g. once
+    for many files of one folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -68,12 +70,14 @@ def atomic_write_via(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if sync_dir:
+        fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via temp file + fsync + rename: readers see the old or the new file, never a mix."""
-    atomic_write_via(path, lambda tmp: tmp.write_bytes(data))
+def atomic_write_bytes(path: Path, data: bytes, sync_dir: bool = True) -> None:
+    """Write `data` to `path` via temp file + fsync + rename: readers see the old or the new file, never a mix
+    (sync_dir: as in atomic_write_via)."""
+    atomic_write_via(path, lambda tmp: tmp.write_bytes(data), sync_dir)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

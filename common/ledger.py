@@ -13,7 +13,7 @@ At the end of a run, `write_rejections` rewrites `rejected/<reason>/<stage>.json
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from common.fsio import append_jsonl, read_jsonl, write_json, write_jsonl
 from common.paths import DatasetPaths
@@ -24,10 +24,14 @@ FLUSH_EVERY = 200  # decisions buffered between appends (each append is one fsyn
 
 
 class Ledger:
-    """Decisions of one stage by item id; `decide` buffers, `flush` appends."""
+    """Decisions of one stage by item id; `decide` buffers, `flush` appends. `before_flush(records)`, when given,
+    runs before each append with the records about to be appended (e.g. to make their output files durable
+    first, so a record never survives a crash its file did not)."""
 
-    def __init__(self, path: Path, stage: str, config_fp: str, force: bool = False):
+    def __init__(self, path: Path, stage: str, config_fp: str, force: bool = False,
+                 before_flush: Callable[[list[dict]], None] | None = None):
         self.path, self.stage, self.config_fp = Path(path), stage, config_fp
+        self.before_flush = before_flush
         self.decisions: dict[str, dict] = {}
         self._pending: list[dict] = []
         records = list(read_jsonl(self.path))
@@ -67,6 +71,8 @@ class Ledger:
     def flush(self) -> None:
         """Append buffered decisions durably."""
         if self._pending:
+            if self.before_flush is not None:
+                self.before_flush(self._pending)
             append_jsonl(self.path, self._pending)
             self._pending = []
 

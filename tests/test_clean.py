@@ -378,6 +378,23 @@ def test_stage_mirrors_names_and_rejects_empty(ds):
     assert paths.manifest("clean").is_file()
 
 
+def test_each_folder_is_fsynced_once_per_flush_before_the_records_naming_its_files(ds, monkeypatch):
+    import corpus.clean_item
+    paths, items = ds
+    ledger_path = paths.ledger("clean")
+    synced = []
+
+    def record_sync(folder):  # the records are appended after every folder sync, never before
+        synced.append((Path(folder), len(list(read_jsonl(ledger_path)))))
+
+    monkeypatch.setattr(corpus.clean_item, "fsync_dir", record_sync)
+    run(CleanConfig(), paths)
+    folders = sorted({paths.cleaned_file(i).parent for i in items[:2] + items[3:6]})
+    assert [f for f, _ in synced] == folders  # once each (one flush here), not once per file
+    assert all(n == 1 for _, n in synced)  # only the ledger's header was on disk at the time
+    assert len(list(read_jsonl(ledger_path))) == 1 + 6
+
+
 def test_second_run_does_no_work_and_raw_is_untouched(ds):
     paths, items = ds
     raw_before = {k: hashlib.sha256(v).hexdigest() for k, v in tree(paths.raw).items()}
@@ -453,10 +470,15 @@ def test_kill_9_mid_run_then_rerun_equals_uninterrupted_run(tmp_path):
     b = DatasetPaths.at(tmp_path / "b")
     run(CleanConfig(), b)
     kills = 0
-    for delay in (1.2, 2.0):
+    # Kill points by progress, not by time: once 500 files are written (between two ledger flushes), then once the
+    # ledger holds 800 records.
+    cleaned_files = lambda: sum(1 for _ in a.cleaned.rglob("*.txt")) if a.cleaned.is_dir() else 0
+    ledger_lines = lambda: len(a.ledger("clean").read_bytes().splitlines()) if a.ledger("clean").is_file() else 0
+    for reached in (lambda: cleaned_files() >= 500, lambda: ledger_lines() >= 800):
         proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "scripts" / "clean_dataset.py"),
                                  "--dataset-dir", str(a.root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        while proc.poll() is None and not reached():
+            time.sleep(0.005)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1

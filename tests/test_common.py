@@ -8,7 +8,7 @@ import pytest
 
 from common.config import (UserError, build_config, fingerprint, opt, resolve_config, stage_section)
 from common.fsio import append_jsonl, atomic_write_text, read_jsonl, repair_torn_tail, sha256_file
-from common.ledger import Ledger, read_kept, write_rejections
+from common.ledger import FLUSH_EVERY, Ledger, read_kept, write_rejections
 from common.paths import DatasetPaths
 from common.rawstore import (RawStore, list_raw_items, parse_raw_name, raw_name, read_raw_index, safe_doc_id,
                              safe_source)
@@ -168,6 +168,37 @@ def test_ledger_resumes_and_restarts_on_config_change(tmp_path):
     assert read_kept(paths, "filter") == ["s/20260101_000000__s__a__000000000000"]
     assert Ledger(paths.ledger("filter"), "filter", "fp2").decisions == {}
     assert read_kept(paths, "filter") == []
+
+
+def test_ledger_before_flush_sees_each_batch_before_it_is_appended(tmp_path):
+    paths = DatasetPaths.at(tmp_path / "ds")
+    path = paths.ledger("clean")
+    seen = []
+
+    def before(records):  # what the hook sees is not yet on disk
+        on_disk = [r.get("item") for r in read_jsonl(path)]
+        seen.append(([r["item"] for r in records], on_disk))
+
+    with Ledger(path, "clean", "fp", before_flush=before) as led:
+        for i in range(FLUSH_EVERY + 1):
+            led.decide(f"s/{i:04d}", True)
+    first, second = seen
+    assert first == ([f"s/{i:04d}" for i in range(FLUSH_EVERY)], [None])
+    assert second == ([f"s/{FLUSH_EVERY:04d}"], [None] + first[0])
+    assert len(Ledger(path, "clean", "fp").decisions) == FLUSH_EVERY + 1
+
+
+def test_ledger_appends_nothing_when_before_flush_fails(tmp_path):
+    paths = DatasetPaths.at(tmp_path / "ds")
+
+    def fail(records):
+        raise OSError("disk gone")
+
+    led = Ledger(paths.ledger("clean"), "clean", "fp", before_flush=fail)
+    led.decide("s/a", True)
+    with pytest.raises(OSError):
+        led.flush()
+    assert Ledger(paths.ledger("clean"), "clean", "fp").decisions == {}
 
 
 def test_rejections_are_rewritten_and_stale_reasons_removed(tmp_path):
