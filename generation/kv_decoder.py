@@ -71,7 +71,10 @@ class KVDecoder:
         `slot` at position `pos`; returns the float logits [B, V] of each row's last one."""
         m, cfg = self.model, self.cfg
         B, T, H, D = len(rows), len(rows[0]), cfg.n_head, cfg.head_dim
-        if self.fast is not None and not prefill:
+        if self.fast is not None:
+            if prefill:  # always slot 0, position 0
+                cos, sin = self._rope_at(0, T) if self.rope else (None, None)
+                return self.fast.prefill(rows, self.k_pinned.numpy() if self.P else None, cos, sin)
             cos, sin = self._rope_at(pos) if self.rope else (None, None)
             return self.fast([r[0] for r in rows], slot, pos, min(self.n + 1, self.cap), cos, sin)
         idx = torch.tensor(rows, dtype=torch.long, device=self.k.device)

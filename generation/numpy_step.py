@@ -7,7 +7,11 @@ the 2-core VM (torch 2.13, `small` preset shape, the 24 layer matrices in a row)
 at ~13 GB/s on 1 thread and ~15 on 2, numpy's OpenBLAS sgemv at ~19 and ~28; a torch operation on a 384-vector
 costs ~3-5 us of dispatch where numpy's costs ~1 us, and a step is ~40 small operations per layer. bench/generate.py prints the
 result against the machine's bandwidth limit. The torch path (generation/kv_decoder.py) stays the reference:
-prefill, bf16/fp16 and GPUs use it, and tests hold this step to its logits.
+bf16/fp16 and GPUs use it, and tests hold this step to its logits.
+
+Prefill (encoding a whole prompt, or a rolling summary and its window after every fold) runs here too, as one
+matrix product per linear layer for all its tokens; in the last layer only the last token goes past the keys and
+values, since only its logits are wanted (a quarter of the prefill's arithmetic in a 4-layer model).
 
 Linear layers: float ones (nn.Linear, quantize.TransposedLinear) multiply in numpy; weight-only int8 ones
 (quantize.Int8Linear) run their own torch kernel on a zero-copy view. Supported: every ModelConfig option (norm,
@@ -86,6 +90,15 @@ def _norm(module: nn.Module):
     return rms_norm
 
 
+def _fused(module: nn.Module | None):
+    """The module itself on zero-copy views, for prefill: on a [T, C] block torch's fused norm (one pass) beats
+    numpy's ~8 element-wise passes (~47 against ~94 us for 128 tokens), while on one token numpy's lower call cost
+    wins (the step keeps _norm)."""
+    if module is None:
+        return None
+    return lambda x: module(torch.from_numpy(x)).numpy()
+
+
 def _activation(kind: str):
     if kind == "relu2":
         def relu2(h: np.ndarray) -> np.ndarray:
@@ -121,6 +134,56 @@ class NumpyStep:
                                 _linear(a.proj), _norm(block.norm2), _linear(block.mlp.fc),
                                 _activation(cfg.mlp), _linear(block.mlp.proj)))
         self.norm_f, self.head = _norm(model.norm_f), _linear(model.lm_head)
+        self.prefill_norms = [(_fused(b.norm1), _fused(b.attn.qk_norm), _fused(b.norm2)) for b in model.blocks]
+        self._causal: dict[int, torch.Tensor] = {}  # additive causal masks [T, T] by length
+
+    @torch.no_grad()  # the fused norms are the modules themselves: no graph, whoever calls
+    def prefill(self, rows: list[list[int]], pinned: np.ndarray | None, cos: torch.Tensor | None,
+                sin: torch.Tensor | None) -> torch.Tensor:
+        """Encode each row's ids (all as long, T <= the cache) into cache slots [0, T) at positions 0..T-1, each
+        attending causally; float32 logits [B, V] of each row's last token. `pinned` ([L, B, P, H, D] array or
+        None): gets the un-rotated keys of the first P tokens (rope). `cos`/`sin`: the rotary rows [T, D]."""
+        H, D, C = self.H, self.D, self.C
+        x = self.emb[np.asarray(rows)]  # [B, T, C]
+        B, T = x.shape[:2]
+        if self.wpe is not None:
+            x = x + self.wpe[:T]
+        if self.rope:
+            cos_a, sin_a = cos.numpy()[:, None, None], sin.numpy()[:, None, None]  # [T, 1, 1, D]
+            half = D // 2
+        causal = self._causal.get(T)
+        if causal is None:
+            causal = self._causal[T] = torch.full((T, T), -torch.inf).triu(1)
+        last = len(self.layers) - 1
+        for li, ((_, qkv, _, proj, _, fc, act, down), (norm1, qk_norm, norm2)) in enumerate(
+                zip(self.layers, self.prefill_norms)):
+            qkv_out = qkv(norm1(x).reshape(B * T, C)).reshape(B, T, 3, H, D)
+            qk, v = qkv_out[:, :, :2], qkv_out[:, :, 2]
+            if qk_norm is not None:
+                qk = qk_norm(qk)
+            if self.rope:
+                if pinned is not None and pinned.shape[2]:
+                    pinned[li] = qk[:, :pinned.shape[2], 1]
+                swapped = np.concatenate((qk[..., half:], qk[..., :half]), axis=-1)
+                qk = qk * cos_a + swapped * sin_a
+            q = qk[:, :, 0].transpose(0, 2, 1, 3)  # [B, H, T, D]
+            keys = self.k[li, :, :, :T]
+            keys[...] = qk[:, :, 1].transpose(0, 2, 1, 3)
+            values = self.v[li, :, :, :T]
+            values[...] = v.transpose(0, 2, 1, 3)
+            if li == last:  # only the last token's output is wanted from here on
+                q, x, mask = q[:, :, -1:], x[:, -1:], None
+            else:
+                mask = causal
+            scores = torch.from_numpy(np.matmul(q * self.scale, keys.transpose(0, 1, 3, 2)))  # [B, H, Tq, T]
+            if mask is not None:
+                scores += mask
+            scores = torch.softmax(scores, -1).numpy()  # one fused pass (numpy's exp, max, sum: ~2.5x slower)
+            Tq = q.shape[2]
+            y = np.matmul(scores, values).transpose(0, 2, 1, 3).reshape(B * Tq, C)  # [B*Tq, C]
+            x = x + proj(y).reshape(B, Tq, C)
+            x = x + down(act(fc(norm2(x).reshape(B * Tq, C)))).reshape(B, Tq, C)
+        return torch.from_numpy(self.head(self.norm_f(x[:, -1])))
 
     def __call__(self, tokens: list[int], slot: int, pos: int, valid: int,
                  cos: torch.Tensor | None, sin: torch.Tensor | None) -> torch.Tensor:

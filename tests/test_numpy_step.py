@@ -133,3 +133,17 @@ def test_weight_bytes_per_token_counts_every_matrix_once_and_one_embedding_row(c
     head_int8 = V * C + V * 4
     norms = (2 * C + cfg.head_dim) * 4
     assert weight_bytes_per_token(int8) == L * (linear_int8 + norms) + head_int8 + C * 4 + C * 4
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_numpy_prefill_fills_the_cache_as_the_torch_path(ckpts, layout):
+    lm = load_model(ckpts[layout])
+    ids = torch.randint(16, lm.tokenizer.vocab_size, (2, 20), generator=torch.Generator().manual_seed(3)).tolist()
+    fast, ref = KVDecoder(lm.model, 3, rows=2), KVDecoder(lm.model, 3, rows=2, numpy_step=False)
+    with torch.no_grad():
+        logits = fast.prefill_rows(ids), ref.prefill_rows(ids)
+    assert torch.allclose(*logits, atol=1e-5, rtol=0) and logits[0].std() > 0.01
+    assert not torch.allclose(logits[0][0], logits[0][1])  # two different rows, each its own
+    for name in ("k", "v", "k_pinned"):
+        assert torch.allclose(getattr(fast, name), getattr(ref, name), atol=1e-5, rtol=0), name
+    assert fast.k[:, :, :, :20].abs().sum() > 0
