@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Iterator
 
+from assistant.embedding import embed_pending
 from assistant.prompt import PromptBudget, build_prompt
 from assistant.retrieval import Embedder, RetrievalConfig, Retrieved, retrieve
 from assistant.session_summary import summarize_session
@@ -73,6 +74,8 @@ class Assistant:
         temperature, ...)."""
         s = dataclasses.replace(self.settings, **overrides) if overrides else self.settings
         new_id = store.add_message(session_id, "user", text)
+        if self.embedder is not None:
+            embed_pending(store, self.embedder)
         prompt = self.prompt_for(store, session_id, text, new_id)
         tok = self.lm.tokenizer
         ids = [int(i) for i in tok.encode(prompt, errors="ignore")]

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from assistant.store import MemoryStore, Message
+from assistant.vector_index import index_of
 
 RRF_K = 60  # reciprocal-rank fusion constant (the usual value): score = sum over rankings of 1 / (RRF_K + rank)
 
@@ -51,15 +52,12 @@ class RetrievalConfig:
 
 def dense_ranking(store: MemoryStore, embedder: Embedder, query: str, depth: int,
                   skip: set[int]) -> list[int]:
-    """Message ids by cosine similarity to the query (best first), over every message with an embedding."""
-    ids, blobs = store.embeddings()
-    if not ids:
-        return []
-    matrix = np.stack([np.frombuffer(b, dtype=np.float32) for b in blobs])
-    q = embedder([query])[0].astype(np.float32)
-    sims = matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q) + 1e-12)
-    order = np.argsort(-sims, kind="stable")
-    return [ids[i] for i in order if ids[i] not in skip][:depth]
+    """Message ids by cosine similarity to the query (best first), over every message with an embedding of the
+    query's width (kept in memory between queries: assistant/vector_index.py)."""
+    q = np.asarray(embedder([query])[0], dtype=np.float32)
+    index = index_of(store)
+    index.refresh(store, q.shape[0])
+    return index.search(q, depth, skip)
 
 
 def retrieve(store: MemoryStore, query: str, session_id: str | None, cfg: RetrievalConfig = RetrievalConfig(),

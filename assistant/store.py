@@ -7,7 +7,9 @@ so a reply is generated only after the user's message is safe. Nothing is pruned
 
 Schema version `SCHEMA_VERSION` (PRAGMA user_version), documented in DATA_FORMAT.md:
 - sessions(id TEXT PRIMARY KEY, created_at TEXT)
-- messages(id INTEGER PRIMARY KEY, session_id, role, content, created_at, embedding BLOB NULL)
+- messages(id INTEGER PRIMARY KEY, session_id, role, content, created_at, embedding BLOB NULL): `embedding` is
+  a float32 vector from the chat model (assistant/embedding.py) for dense retrieval; two partial indexes over
+  the ids with and without one keep "what is new since" and "what is left to embed" cheap at 100k messages
 - summaries(id INTEGER PRIMARY KEY, session_id, first_message_id, last_message_id, message_count, summary,
   created_at): a summary covers the session's messages with first <= id <= last
 - messages_fts, summaries_fts: FTS5 tables over `content` / `summary` (Porter stemming: "lives" finds "live"),
@@ -26,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the partial indexes over embedded / unembedded ids (a version 1 file is upgraded on open)
 ROLES = ("system", "user", "assistant")
 MAX_CONTENT_CHARS = 100_000  # a message longer than this is refused (the server also caps request bodies)
 BUSY_TIMEOUT_MS = 10_000     # a second process waits this long for the write lock instead of failing
@@ -43,6 +45,8 @@ CREATE TABLE IF NOT EXISTS messages (
     embedding BLOB
 );
 CREATE INDEX IF NOT EXISTS messages_by_session ON messages(session_id, id);
+CREATE INDEX IF NOT EXISTS messages_unembedded ON messages(id) WHERE embedding IS NULL;
+CREATE INDEX IF NOT EXISTS messages_embedded ON messages(id) WHERE embedding IS NOT NULL;
 CREATE TABLE IF NOT EXISTS summaries (
     id INTEGER PRIMARY KEY,
     session_id TEXT NOT NULL REFERENCES sessions(id),
@@ -215,8 +219,26 @@ class MemoryStore:
 
     def set_embedding(self, message_id: int, vector: bytes) -> None:
         """Attach a dense vector (float32 bytes) to a message, for dense retrieval."""
+        self.set_embeddings([(message_id, vector)])
+
+    def set_embeddings(self, pairs: list[tuple[int, bytes]]) -> None:
+        """Attach dense vectors (message id, float32 bytes) in one transaction."""
         with self._write():
-            self.db.execute("UPDATE messages SET embedding = ? WHERE id = ?", (vector, message_id))
+            self.db.executemany("UPDATE messages SET embedding = ? WHERE id = ?", [(v, i) for i, v in pairs])
+
+    def unembedded(self, limit: int) -> list[Message]:
+        """Up to `limit` messages that have no embedding yet, oldest first."""
+        rows = self.db.execute("SELECT id, session_id, role, content, created_at FROM messages "
+                               "WHERE embedding IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [Message(*r) for r in rows]
+
+    def forget_mark(self) -> int:
+        """The id of the last audit line (0 when none): it changes whenever anything is forgotten."""
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0])
+
+    def embedded_count(self) -> int:
+        """How many messages have an embedding."""
+        return int(self.db.execute("SELECT count(*) FROM messages WHERE embedding IS NOT NULL").fetchone()[0])
 
     def add_summary(self, session_id: str, first_id: int, last_id: int, text: str) -> int:
         """Store a summary of the session's messages first_id..last_id (the messages themselves stay)."""
@@ -305,9 +327,11 @@ class MemoryStore:
             "ON s.id = summaries_fts.rowid WHERE summaries_fts MATCH ? ORDER BY rank LIMIT ?", (query, k)).fetchall()
         return [(Summary(*r[:7]), -float(r[7])) for r in rows]
 
-    def embeddings(self) -> tuple[list[int], list[bytes]]:
-        """(message ids, float32 vector bytes) of every message that has an embedding."""
-        rows = self.db.execute("SELECT id, embedding FROM messages WHERE embedding IS NOT NULL ORDER BY id").fetchall()
+    def embeddings(self, after_id: int = 0) -> tuple[list[int], list[bytes]]:
+        """(message ids, float32 vector bytes) of every message with an id above `after_id` that has an
+        embedding, by id."""
+        rows = self.db.execute("SELECT id, embedding FROM messages WHERE embedding IS NOT NULL AND id > ? "
+                               "ORDER BY id", (after_id,)).fetchall()
         return [r[0] for r in rows], [r[1] for r in rows]
 
     def audit_log(self) -> list[tuple[str, str, str]]:

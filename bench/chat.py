@@ -25,9 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from assistant.embedding import embed_pending, model_embedder
 from assistant.orchestrator import Assistant, close_session, settings_for
 from assistant.retrieval import retrieve
 from assistant.store import MemoryStore
@@ -54,6 +56,8 @@ def recall(bot: Assistant, n: int, k: int, seed: int) -> dict:
             sessions, question, answer, _ = planted_fact_probe(HELD_OUT + i, seed, k)
             with MemoryStore(Path(tmp) / f"m{k}_{i}.db") as store:
                 store_sessions(store, sessions)
+                if bot.embedder is not None:  # every stored message, as a long-running chat would have them
+                    embed_pending(store, bot.embedder, limit=1 << 30)
                 sid = store.new_session()
                 hits["in_prompt"] += answer.lower() in bot.prompt_for(store, sid, question).lower()
                 reply = "".join(bot.respond(store, sid, question))
@@ -79,8 +83,13 @@ def latency(bot: Assistant, n: int, seed: int) -> dict:
             "replies": n}
 
 
-def retrieval_scale(sizes: list[int], queries: int, seed: int) -> dict:
+def retrieval_scale(sizes: list[int], queries: int, seed: int, embedder=None, width: int = 0) -> dict:
+    """Retrieval time per query and database size as the store grows. With `embedder`, every message also gets
+    a random unit vector of `width` floats (the time of a cosine search does not depend on what the vectors
+    hold; embedding 100k messages with the model would take minutes) and queries go through it, so the time
+    includes embedding the query and the dense ranking."""
     out = {}
+    rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.db"
         with MemoryStore(path) as store:
@@ -95,10 +104,15 @@ def retrieval_scale(sizes: list[int], queries: int, seed: int) -> dict:
                             for t in s.turns:
                                 store.add_message(sid, t.role, t.content)
                                 stored += 1
+                if embedder is not None:
+                    for batch in iter(lambda: store.unembedded(5000), []):
+                        vectors = rng.standard_normal((len(batch), width)).astype(np.float32)
+                        store.set_embeddings([(m.id, v.tobytes()) for m, v in zip(batch, vectors)])
+                    retrieve(store, "warm up", sid, embedder=embedder)  # the first query loads the vectors
                 probes = [planted_fact_probe(HELD_OUT + q, seed, 2)[1] for q in range(queries)]
                 t0 = time.perf_counter()
                 for q in probes:
-                    retrieve(store, q, sid)
+                    retrieve(store, q, sid, embedder=embedder)
                 ms = (time.perf_counter() - t0) / queries * 1000
                 store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 mb = path.stat().st_size / 2**20
@@ -117,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-replies", type=int, default=20)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--memory-tokens", type=int, default=0, help="memory block budget (0 = the checkpoint's)")
+    p.add_argument("--dense", action="store_true", help="also measure with dense vectors from the model fused into "
+                   "retrieval (assistant/embedding.py): recall and retrieval time, beside BM25 alone")
     p.add_argument("--skip", nargs="*", default=[], choices=["recall", "latency", "retrieval"])
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
@@ -133,21 +149,33 @@ def main(argv: list[str] | None = None) -> int:
         report["checkpoint"] = str(ck)
         print(f"\nmodel: {ck} (block {bot.block_size})")
         if "recall" not in args.skip:
-            report["recall"] = {}
-            for k in args.distances:
-                r = recall(bot, args.probes, k, args.seed)
-                report["recall"][str(k)] = r
-                print(f"recall, fact told {k} sessions before the question ({r['probes']} probes): with memory "
-                      f"{r['with_memory']}, without {r['without_memory']}; fact in the prompt {r['in_prompt']}")
+            bots = [("recall", "", bot)]
+            if args.dense:
+                bots.append(("recall_dense", " (BM25 + dense vectors)", Assistant(lm, bot.settings,
+                                                                                   model_embedder(lm))))
+            for key, label, b in bots:
+                report[key] = {}
+                for k in args.distances:
+                    r = recall(b, args.probes, k, args.seed)
+                    report[key][str(k)] = r
+                    print(f"recall{label}, fact told {k} sessions before the question ({r['probes']} probes): with "
+                          f"memory {r['with_memory']}, without {r['without_memory']}; fact in the prompt "
+                          f"{r['in_prompt']}")
         if "latency" not in args.skip:
             report["latency"] = latency(bot, args.latency_replies, args.seed)
             print(f"latency of a reply of up to 40 tokens: p50 {report['latency']['p50_s']} s, "
                   f"p95 {report['latency']['p95_s']} s")
     if "retrieval" not in args.skip:
-        report["retrieval"] = retrieval_scale(args.sizes, 50, args.seed)
-        for size, r in report["retrieval"].items():
-            print(f"retrieval with {r['messages']:,} messages stored: {r['retrieve_ms']} ms per message; "
-                  f"database {r['db_mb']} MB ({r['db_kb_per_1k_messages']} KB per 1,000 messages)")
+        runs = [("retrieval", "", None, 0)]
+        if args.dense:
+            dense_lm = load_model(find_checkpoint(args.checkpoint))
+            runs.append(("retrieval_dense", " (BM25 + dense vectors)", model_embedder(dense_lm),
+                         dense_lm.model.cfg.n_embd))
+        for key, label, embedder, width in runs:
+            report[key] = retrieval_scale(args.sizes, 50, args.seed, embedder, width)
+            for size, r in report[key].items():
+                print(f"retrieval{label} with {r['messages']:,} messages stored: {r['retrieve_ms']} ms per message; "
+                      f"database {r['db_mb']} MB ({r['db_kb_per_1k_messages']} KB per 1,000 messages)")
     print("\ntargets (issue 13): recall with memory >= 0.9 at 20 sessions, without memory near 0; retrieval "
           "< 50 ms at 100k messages")
     if args.json:

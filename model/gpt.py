@@ -259,6 +259,14 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx [B, T] -> (logits [B, T, V], mean cross-entropy or None); targets of -1 are ignored."""
+        logits = self.lm_head(self.hidden(idx))
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        return logits, loss
+
+    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
+        """idx [B, T] -> the final normalised hidden states [B, T, C] (what the output head reads)."""
         B, T = idx.shape
         if T > self.cfg.block_size:
             raise ValueError(f"sequence length {T} exceeds block_size {self.cfg.block_size}")
@@ -272,11 +280,7 @@ class GPT(nn.Module):
                 x = checkpoint(block, x, rope, use_reentrant=False)
             else:
                 x = block(x, rope)
-        logits = self.lm_head(self.norm_f(x))
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
-        return logits, loss
+        return self.norm_f(x)
 
     def num_params(self, exclude_embeddings: bool = False) -> int:
         """Number of parameters (a tied matrix counts once); optionally without token/position embeddings."""

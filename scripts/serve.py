@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+from assistant.embedding import model_embedder
 from assistant.orchestrator import Assistant, settings_for
 from assistant.server import HOST, MAX_BODY_BYTES, ChatServer
 from common.cli import exit_code, os_error_line, setup_logging
@@ -59,6 +60,7 @@ class ServeConfig:
     threads: int = opt(1, "CPU threads for torch (0 = torch's default: all cores); one token at a time is too "
                           "little work to share between cores")
     max_body_bytes: int = opt(MAX_BODY_BYTES, "a request body over this many bytes gets 413, unread")
+    dense_retrieval: bool = opt(False, "also rank memories by dense vectors from the model itself (mean hidden state), fused with BM25; off by default: with the models the chat profile trains it found the fact less often at 10-20 sessions (bench/chat.py --dense)")
 
 
 def check(cfg: ServeConfig) -> None:
@@ -87,7 +89,8 @@ def run(cfg: ServeConfig) -> int:
         set_threads(cfg.threads, lm.model)
     settings = settings_for(lm, temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
                             **({"max_new_tokens": cfg.max_tokens} if cfg.max_tokens else {}))
-    server = ChatServer(Assistant(lm, settings), db_dir, cfg.model_name or ckpt.parent.name, cfg.host, cfg.port,
+    embedder = model_embedder(lm) if cfg.dense_retrieval else None
+    server = ChatServer(Assistant(lm, settings, embedder), db_dir, cfg.model_name or ckpt.parent.name, cfg.host, cfg.port,
                         max_body_bytes=cfg.max_body_bytes)
     try:
         server.bind()

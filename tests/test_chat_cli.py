@@ -62,3 +62,18 @@ def test_the_command_from_a_checkpoint_on_disk(tmp_path, capsys):
     out = io.StringIO()
     assert chat_cmd.main(["--dry-run", "--top-k", "3"], io.StringIO(""), out) == 0
     assert json.loads(out.getvalue().splitlines()[1])["top_k"] == 3
+
+
+def test_dense_retrieval_embeds_what_is_said(tmp_path):
+    ckpt = save_tiny_checkpoint(tmp_path / "run" / "last.safetensors")
+    db = tmp_path / "dense.db"
+    turns = io.StringIO("my cat is called Tom\nwhat is my cat called\n")
+    assert chat_cmd.main(["--checkpoint", str(ckpt), "--db", str(db), "--max-new-tokens", "3",
+                          "--dense-retrieval"], turns, io.StringIO()) == 0
+    with MemoryStore(db) as st:
+        assert st.embedded_count() >= 3  # both questions and the first reply, before the replies that follow
+    db2 = tmp_path / "plain.db"
+    assert chat_cmd.main(["--checkpoint", str(ckpt), "--db", str(db2), "--max-new-tokens", "3"],
+                         io.StringIO("hello\n"), io.StringIO()) == 0
+    with MemoryStore(db2) as st:
+        assert st.embedded_count() == 0  # off by default
