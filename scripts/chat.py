@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Iterable, TextIO
 
 
-from assistant.embedding import model_embedder
+from assistant.chat_options import ChatOptions
 from assistant.orchestrator import Assistant, close_session, settings_for
 from assistant.session_summary import summarize_session
 from assistant.store import MemoryStore, StoreError
@@ -39,33 +39,25 @@ from assistant.store_export import export_records, import_records
 from common.cli import build_parser, setup_logging
 from common.config import UserError, config_dict, flag_overrides, opt, resolve_config
 from common.fsio import atomic_write_bytes, dumps_json
-from generation.inference import find_checkpoint, load_model
-from generation.threads import set_threads
 
 STAGE = "chat"
 PROMPT = "you> "
 
 
 @dataclass
-class ChatConfig:
-    checkpoint: str = opt("", "checkpoint file, its folder or a run name under training/out/ (default: the newest)")
+class ChatConfig(ChatOptions):
     db: str = opt("", "memory database file, created when missing (default: memory.db in the checkpoint's "
                       "run folder)")
     max_new_tokens: int = opt(0, "longest reply, in tokens (0 = the reply budget the checkpoint was trained "
                                  "with, else 48)")
-    temperature: float = opt(0.0, "0 = greedy (the same history gives the same reply)")
-    top_k: int = opt(0, "sample from the k likeliest tokens only (0 = off)")
-    seed: int = opt(1337, "sampling seed")
-    threads: int = opt(1, "CPU threads for torch and numpy's BLAS (one token at a time is too little work to share)")
-    dense_retrieval: bool = opt(False, "also rank memories by dense vectors from the model itself (mean hidden state), fused with BM25; off by default: with the models the chat profile trains it found the fact less often at 10-20 sessions (bench/chat.py --dense)")
 
 
 def settings_of(cfg: ChatConfig) -> dict:
     """The ChatSettings this command sets over the checkpoint's own (orchestrator.settings_for)."""
-    if cfg.max_new_tokens < 0 or cfg.temperature < 0 or cfg.top_k < 0:
-        raise UserError("max_new_tokens must be >= 0, temperature >= 0 and top_k >= 0")
-    over = {"temperature": cfg.temperature, "top_k": cfg.top_k, "seed": cfg.seed}
-    return over | ({"max_new_tokens": cfg.max_new_tokens} if cfg.max_new_tokens else {})
+    cfg.check_options()
+    if cfg.max_new_tokens < 0:
+        raise UserError("max_new_tokens must be >= 0")
+    return cfg.sampling_overrides() | ({"max_new_tokens": cfg.max_new_tokens} if cfg.max_new_tokens else {})
 
 
 def command(store: MemoryStore, session: str, line: str, out: TextIO) -> str | None:
@@ -164,14 +156,10 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
         if args.dry_run:
             print(f"chat.py: dry run\n{dumps_json(config_dict(cfg))}", file=out)
             return 0
-        path = find_checkpoint(cfg.checkpoint)
-        lm = load_model(path)
-        if cfg.threads > 0:
-            set_threads(cfg.threads, lm.model)
+        path, lm, embedder = cfg.load()
         db = Path(cfg.db).expanduser() if cfg.db else path.parent / "memory.db"
         with MemoryStore(db) as store:
             out.write(f"chat.py: {path} with memory {db} (/quit to leave, / for commands)\n")
-            embedder = model_embedder(lm) if cfg.dense_retrieval else None
             chat_loop(Assistant(lm, settings_for(lm, **settings), embedder), store, stdin or sys.stdin, out)
         return 0
     except (UserError, StoreError) as e:

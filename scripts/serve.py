@@ -26,23 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from assistant.embedding import model_embedder
+from assistant.chat_options import ChatOptions
 from assistant.orchestrator import Assistant, settings_for
 from assistant.server import HOST, MAX_BODY_BYTES, ChatServer
 from common.cli import exit_code, os_error_line, setup_logging
 from common.config import UserError, add_config_flags, config_dict, flag_overrides, opt, resolve_config
 from common.fsio import dumps_json
-from generation.inference import find_checkpoint, load_model
-from generation.threads import set_threads
 
 PROG = "serve.py"
 MEMORY_FOLDER = "chat-memory"  # the default --db-dir, next to the checkpoint's run folder
 
 
 @dataclass
-class ServeConfig:
-    checkpoint: str = opt("", "checkpoint file, its folder or a run name under training/out/ (default: the newest "
-                              "training/out/*/last.safetensors)")
+class ServeConfig(ChatOptions):
     db_dir: str = opt("", f"folder of the memory files, one <user>.db per user (default: {MEMORY_FOLDER}/ next to "
                           f"the checkpoint's run folder: training/out/{MEMORY_FOLDER}/ for training/out/chat/)")
     host: str = opt(HOST, "address to listen on; any other than 127.0.0.1 lets other machines read and erase "
@@ -51,26 +47,16 @@ class ServeConfig:
     model_name: str = opt("", "the model id clients send (default: the checkpoint's run folder name)")
     max_tokens: int = opt(0, "tokens per reply at most; a request's max_tokens may ask for fewer (0 = the reply "
                              "budget the checkpoint was trained with, else 48)")
-    temperature: float = opt(0.0, "sampling temperature when a request gives none (0 = greedy: an answer about a "
-                                  "remembered fact should not be a dice roll)")
-    top_p: float = opt(1.0, "nucleus sampling when a request gives none (1 = off)")
-    seed: int = opt(1337, "random seed when a request gives none")
-    dtype: str = opt("fp32", "weights: fp32, bf16, fp16 or int8")
-    device: str = opt("cpu", "cpu, cuda or cuda:N")
-    threads: int = opt(1, "CPU threads for torch (0 = torch's default: all cores); one token at a time is too "
-                          "little work to share between cores")
     max_body_bytes: int = opt(MAX_BODY_BYTES, "a request body over this many bytes gets 413, unread")
-    dense_retrieval: bool = opt(False, "also rank memories by dense vectors from the model itself (mean hidden state), fused with BM25; off by default: with the models the chat profile trains it found the fact less often at 10-20 sessions (bench/chat.py --dense)")
 
 
 def check(cfg: ServeConfig) -> None:
     """One-line UserErrors for settings that cannot work, before the model loads."""
+    cfg.check_options()
     if not 0 <= cfg.port <= 65535:
         raise UserError(f"port must be 0 to 65535 (got {cfg.port})")
-    if cfg.max_tokens < 0 or cfg.threads < 0 or cfg.max_body_bytes < 1024:
-        raise UserError("max_tokens must be >= 0, threads >= 0 and max_body_bytes >= 1024")
-    if not 0 <= cfg.temperature <= 2 or not 0 < cfg.top_p <= 1:
-        raise UserError("temperature must be in [0, 2] and top_p in (0, 1]")
+    if cfg.max_tokens < 0 or cfg.max_body_bytes < 1024:
+        raise UserError("max_tokens must be >= 0 and max_body_bytes >= 1024")
     if cfg.model_name and not cfg.model_name.isprintable():
         raise UserError("model_name must be printable text")
 
@@ -78,20 +64,16 @@ def check(cfg: ServeConfig) -> None:
 def run(cfg: ServeConfig) -> int:
     """Load the checkpoint and serve until interrupted."""
     check(cfg)
-    ckpt = find_checkpoint(cfg.checkpoint)
+    ckpt, lm, embedder = cfg.load()
     db_dir = Path(cfg.db_dir).expanduser() if cfg.db_dir else ckpt.parent.parent / MEMORY_FOLDER
     try:
         db_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create the memory folder: {os_error_line(e)}") from None
-    lm = load_model(ckpt, cfg.dtype, cfg.device)
-    if cfg.threads > 0:
-        set_threads(cfg.threads, lm.model)
-    settings = settings_for(lm, temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
+    settings = settings_for(lm, **cfg.sampling_overrides(),
                             **({"max_new_tokens": cfg.max_tokens} if cfg.max_tokens else {}))
-    embedder = model_embedder(lm) if cfg.dense_retrieval else None
-    server = ChatServer(Assistant(lm, settings, embedder), db_dir, cfg.model_name or ckpt.parent.name, cfg.host, cfg.port,
-                        max_body_bytes=cfg.max_body_bytes)
+    server = ChatServer(Assistant(lm, settings, embedder), db_dir, cfg.model_name or ckpt.parent.name, cfg.host,
+                        cfg.port, max_body_bytes=cfg.max_body_bytes)
     try:
         server.bind()
     except OSError as e:

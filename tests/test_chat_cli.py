@@ -58,7 +58,7 @@ def test_the_command_from_a_checkpoint_on_disk(tmp_path, capsys):
     assert chat_cmd.main(["--checkpoint", str(ckpt), "--temperature", "-1"], io.StringIO(""), io.StringIO()) == 2
     assert chat_cmd.main(["--checkpoint", str(tmp_path / "none")], io.StringIO(""), io.StringIO()) == 2
     err = capsys.readouterr().err
-    assert "temperature >= 0" in err and err.count("\n") == 2 and "Traceback" not in err
+    assert "temperature must be in [0, 2]" in err and err.count("\n") == 2 and "Traceback" not in err
     out = io.StringIO()
     assert chat_cmd.main(["--dry-run", "--top-k", "3"], io.StringIO(""), out) == 0
     assert json.loads(out.getvalue().splitlines()[1])["top_k"] == 3
