@@ -42,6 +42,7 @@ from demo.stories import generate_story
 from generation.inference import generate_ids, load_model
 from generation.memory_eval import context_ablation, in_window_recall, probe_recall, recall_beyond
 from generation.memory_window import schedule_of
+from generation.summary_writer import model_summary_writer
 from generation.sampling_config import SampleConfig
 from generation.threads import set_threads
 from model.token_files import load_meta, open_tokens
@@ -198,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--text", nargs="*", default=[], help="long real texts for the summarizer's drift figures")
     p.add_argument("--threads", type=int, default=2, help="threads for scoring (resources always use 1)")
     p.add_argument("--summarizer-only", action="store_true")
+    p.add_argument("--model-summary", action="store_true", help="also score the probes with summaries the model "
+                   "writes itself (generation/summary_writer.py; for checkpoints trained with summary_write_ratio)")
     p.add_argument("--skip", nargs="*", default=[], choices=["resources", "stories", "ablation", "probes"])
     p.add_argument("--json", default="")
     args = p.parse_args(argv)
@@ -250,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
               f"update every {schedule.update_every})")
         if "probes" not in args.skip:
             t0 = time.perf_counter()
-            r = probe_recall(lm.model, lm.tokenizer, block, schedule, probes)
+            writer = model_summary_writer(lm.model, lm.tokenizer, schedule) if args.model_summary else None
+            r = probe_recall(lm.model, lm.tokenizer, block, schedule, probes, writer=writer)
             far_with, n_far = recall_beyond(r, "with_memory", args.min_blocks)
             far_without, _ = recall_beyond(r, "without_memory", args.min_blocks)
             r.update({"far_with_memory": far_with, "far_without_memory": far_without, "far_probes": n_far,
@@ -259,6 +263,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"probes: {r['probes']} (chance {r['chance']}); recall@1 with memory {r['with_memory']['recall']}, "
                   f"window alone {r['without_memory']['recall']}; at >= {args.min_blocks} blocks ({n_far} probes): "
                   f"{far_with} vs {far_without}")
+            if writer is not None:
+                far_model, _ = recall_beyond(r, "with_model_summary", args.min_blocks)
+                r["far_with_model_summary"] = far_model
+                print(f"model-written summary (trained with summary_write_ratio "
+                      f"{(lm.state.get('memory') or {}).get('write_ratio', 0)}): recall@1 "
+                      f"{r['with_model_summary']['recall']}; at >= {args.min_blocks} blocks {far_model} (extractive "
+                      f"summary {far_with}, window alone {far_without})")
             for k, v in r["with_memory"]["by_distance"].items():
                 print(f"  {k:>3} blocks: {v['probes']:4d} probes  with {v['recall']:.3f}  without "
                       f"{r['without_memory']['by_distance'][k]['recall']:.3f}")

@@ -57,9 +57,10 @@ def bucket_of(distance_tokens: int, block_size: int) -> str:
     return f"{MAX_BUCKET}+" if k >= MAX_BUCKET else str(k)
 
 
-def score_probe(model, tok, block_size: int, schedule: Schedule | None, probe) -> dict:
+def score_probe(model, tok, block_size: int, schedule: Schedule | None, probe, writer=None) -> dict:
     """{"correct": bool, "scores": [answer, *distractors]} for one probe read with memory (schedule) or without
-    (None), plus the distance in tokens."""
+    (None), plus the distance in tokens. `writer`: fold with it instead of the extractive summarizer
+    (generation/summary_writer.py)."""
     context = probe.context.rstrip(" ")
     space = probe.context[len(context):]
     ctx = [int(i) for i in tok.encode(context, errors="ignore")]
@@ -67,6 +68,7 @@ def score_probe(model, tok, block_size: int, schedule: Schedule | None, probe) -
     longest = max(len(c) for c in cands)
     if schedule is not None:
         story = rolling_story(tok, schedule)
+        story.writer = writer
         story.catch_up(len(ctx) + longest, lambda a, b: tok.decode(ctx[a:b]))
         head = story.prefix + ctx[story.covered:]
     else:
@@ -77,22 +79,27 @@ def score_probe(model, tok, block_size: int, schedule: Schedule | None, probe) -
     return {"correct": scores[0] > max(scores[1:]), "scores": scores, "distance": distance}
 
 
-def probe_recall(model, tok, block_size: int, schedule: Schedule, probes: Iterable, progress=None) -> dict:
-    """The report of a probe set: with and without memory, recall and recall by distance bucket, chance."""
-    out = {"with_memory": {"hits": 0, "by_distance": {}}, "without_memory": {"hits": 0, "by_distance": {}}}
+def probe_recall(model, tok, block_size: int, schedule: Schedule, probes: Iterable, progress=None,
+                 writer=None) -> dict:
+    """The report of a probe set: with and without memory, recall and recall by distance bucket, chance. With
+    `writer`, a third reading "with_model_summary": the memory folded by the model (generation/summary_writer.py)."""
+    readings = [("with_memory", schedule, None), ("without_memory", None, None)]
+    if writer is not None:
+        readings.append(("with_model_summary", schedule, writer))
+    out = {key: {"hits": 0, "by_distance": {}} for key, _, _ in readings}
     n, chance = 0, 0.0
     for probe in probes:
         n += 1
         chance += 1.0 / (1 + len(probe.distractors))
-        for key, sch in (("with_memory", schedule), ("without_memory", None)):
-            r = score_probe(model, tok, block_size, sch, probe)
+        for key, sch, wr in readings:
+            r = score_probe(model, tok, block_size, sch, probe, wr)
             b = out[key]["by_distance"].setdefault(bucket_of(r["distance"], block_size), [0, 0])
             b[0] += r["correct"]
             b[1] += 1
             out[key]["hits"] += r["correct"]
         if progress is not None:
             progress()
-    for key in ("with_memory", "without_memory"):
+    for key, _, _ in readings:
         hits = out[key].pop("hits")
         out[key]["recall"] = round(hits / n, 4) if n else None
         out[key]["by_distance"] = {k: {"recall": round(h / t, 4), "probes": t}

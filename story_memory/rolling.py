@@ -102,6 +102,9 @@ class RollingStory:
         self.memory = RollingMemory(schedule.budget, lambda t: len(encode(t)))
         self.covered = 0
         self.prefix: list[int] = []
+        # writer(prefix ids, evicted text) -> (summary text, new prefix ids): folds with a model instead of the
+        # extractive summarizer (generation/summary_writer.py); None = the summarizer
+        self.writer: Callable[[list[int], str], tuple[str, list[int]]] | None = None
 
     def fits(self, n_tokens: int) -> bool:
         """Whether the prefix and the window [covered, n_tokens) fit the block."""
@@ -115,9 +118,13 @@ class RollingStory:
         while not self.fits(n_tokens):
             start, end = self.covered, self.covered + every
             evicted = text_of(start, end)
-            summary = self.memory.fold(evicted)
-            self.covered = end
-            self.prefix = [self.open_id, *self.encode(summary), self.close_id] if summary else []
+            if self.writer is not None:
+                summary, self.prefix = self.writer(self.prefix, evicted)
+                self.covered = end
+            else:
+                summary = self.memory.fold(evicted)
+                self.covered = end
+                self.prefix = [self.open_id, *self.encode(summary), self.close_id] if summary else []
             changed = True
             if log is not None:
                 log.append({"covered": end, "summary": summary, "evicted": evicted})

@@ -70,6 +70,9 @@ class TrainConfig:
     # --- rolling summary memory (story_memory/, the memory step) ---------------------------------------------
     memory_ratio: float = opt(0.0, "share of each batch's rows that are memory examples (a summary prefix, then "
                                    "the story); 0 = off. Needs the memory step run for this block_size")
+    summary_write_ratio: float = opt(0.0, "share of the memory rows that teach the model to write its summary "
+                                          "(previous summary + evicted text -> new summary); 0 = off, an "
+                                          "experiment (training/summary_write_rows.py)")
     copy_warmup_iters: int = opt(0, "during the first this many steps, half of each batch's rows are a span of the "
                                     "text written twice, so the model learns early to copy what it read (names "
                                     "from its window and its summary); 0 = off (training/copy_rows.py)")
@@ -177,8 +180,9 @@ def check_config(cfg: TrainConfig) -> None:
             raise UserError(f"{key} must be in [0, 1), got {getattr(cfg, key)}")
     if cfg.copy_warmup_iters < 0:
         raise UserError(f"copy_warmup_iters must be >= 0, got {cfg.copy_warmup_iters}")
-    if not 0 <= cfg.memory_ratio <= 1:
-        raise UserError(f"memory_ratio must be between 0 and 1, got {cfg.memory_ratio}")
+    for key in ("memory_ratio", "summary_write_ratio"):
+        if not 0 <= getattr(cfg, key) <= 1:
+            raise UserError(f"{key} must be between 0 and 1, got {getattr(cfg, key)}")
     if cfg.param_dtype not in ("float32", "bfloat16"):
         raise UserError(f"param_dtype must be 'float32' or 'bfloat16', not {cfg.param_dtype!r}")
     model_config(cfg, 1)  # the model shape: positive dims, n_head dividing n_embd, finite dropout, ...

@@ -27,6 +27,7 @@ from story_memory.example_files import (
     open_examples,
 )
 from training.step import sample_windows
+from training.summary_write_rows import write_pairs
 
 log = logging.getLogger("miniature_memory.train")
 
@@ -37,6 +38,7 @@ class MemoryExamples:
     prefixes: np.ndarray   # prefix ids
     settings: dict         # block_size, budget, update_every
     relevant: torch.Tensor  # indices of the examples with relevance > 0
+    pairs: np.ndarray       # examples that follow their document's previous fold (training/summary_write_rows.py)
 
 
 def load_memory_examples(processed: Path, meta: dict, split: str, block_size: int) -> MemoryExamples | None:
@@ -66,7 +68,8 @@ def load_memory_examples(processed: Path, meta: dict, split: str, block_size: in
         raise UserError(f"{folder}: {e}: {fix}") from None
     settings = {k: mmeta[k] for k in ("block_size", "budget", "update_every")}
     relevant = np.flatnonzero(np.asarray(examples[:, 3]) > 0) if len(examples) else np.zeros(0, dtype=np.int64)
-    return MemoryExamples(examples, prefixes, settings, torch.from_numpy(relevant.astype(np.int64)))
+    return MemoryExamples(examples, prefixes, settings, torch.from_numpy(relevant.astype(np.int64)),
+                          write_pairs(examples, int(settings["update_every"])))
 
 
 def sample_mixed(data: np.ndarray, memory: MemoryExamples | None, n: int, block_size: int, ratio: float,
@@ -93,10 +96,13 @@ def sample_mixed(data: np.ndarray, memory: MemoryExamples | None, n: int, block_
     return (mem if plain is None else torch.cat([mem, plain])), prefix_lens
 
 
-def mask_prefix_targets(y: torch.Tensor, prefix_lens: torch.Tensor) -> torch.Tensor:
-    """Targets with every position that predicts a prefix token set to -1 (row i: positions < prefix_len - 1)."""
+def mask_prefix_targets(y: torch.Tensor, prefix_lens: torch.Tensor, ends: torch.Tensor | None = None) -> torch.Tensor:
+    """Targets with every position that predicts a prefix token set to -1 (row i: positions < prefix_len - 1),
+    and, with `ends`, every position from ends[i] on (summary-writing rows learn the summary only)."""
     if not bool((prefix_lens > 0).any()):
         return y
     pos = torch.arange(y.shape[1], device=y.device)
     mask = pos[None, :] < (prefix_lens.to(y.device)[:, None] - 1)
+    if ends is not None:
+        mask |= pos[None, :] >= ends.to(y.device)[:, None]
     return y.masked_fill(mask, -1)

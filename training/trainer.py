@@ -30,6 +30,7 @@ from training.runtime import (DTYPES, Dist, autocast_dtype, check_memory, config
                               default_max_ram_mb, default_threads, pick_device, set_malloc_mmap_threshold)
 from training.copy_rows import with_copy_rows
 from training.memory_batches import load_memory_examples, mask_prefix_targets, sample_mixed
+from training.summary_write_rows import with_write_rows
 from training.step import EVAL_SEED_OFFSET, build_model, eval_starts, lr_at, make_optimizer, to_device
 
 log = logging.getLogger("miniature_memory.train")
@@ -195,8 +196,14 @@ class Trainer:
                                              cfg.memory_ratio, self.gen)
             if self.step < cfg.copy_warmup_iters:
                 rows, prefix_lens = with_copy_rows(rows, prefix_lens, self.data["train"], cfg.block_size, self.gen)
+            ends = None
+            if cfg.summary_write_ratio > 0 and self.memory is not None:
+                ends = torch.full((rows.shape[0],), cfg.block_size, dtype=torch.long)
+                rows, prefix_lens, ends = with_write_rows(rows, prefix_lens, ends, self.memory, self.memory.pairs,
+                                                          self.data["train"], cfg.block_size,
+                                                          cfg.summary_write_ratio, self.gen)
             x, y = to_device(rows, self.device)
-            y = mask_prefix_targets(y, prefix_lens)
+            y = mask_prefix_targets(y, prefix_lens, ends)
             last = micro == cfg.grad_accum - 1
             sync = nullcontext() if last or self.dist.world == 1 else model.no_sync()
             with sync:
@@ -287,7 +294,8 @@ class Trainer:
                  "data": {"fingerprint": self.meta.get("fingerprint"),
                           "inputs_fingerprint": self.meta.get("inputs_fingerprint"),
                           "train_tokens": len(self.data["train"]), "val_tokens": len(self.data["val"])},
-                 "memory": dict(self.memory.settings, ratio=self.cfg.memory_ratio) if self.memory else None,
+                 "memory": dict(self.memory.settings, ratio=self.cfg.memory_ratio,
+                                  write_ratio=self.cfg.summary_write_ratio) if self.memory else None,
                  "chat": self.meta.get("chat"),  # the chat example settings (prepare --format chat), or None
                  "world_size": self.dist.world, "threads": self.threads, "rng": python_numpy_rng(),
                  "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
