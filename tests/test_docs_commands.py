@@ -88,6 +88,9 @@ COMMANDS = {
         Skip("a server on a fixed port; tests/test_chat_server.py runs it (and the openai client against it)"),
     "python run.py --config profiles/chat.yaml": Skip("trains a chat model for 10 minutes; tests/test_chat_examples.py "
                                                      "runs its data stages with the profile's settings"),
+    "python bench/chat.py --checkpoint training/out/chat --dense": Skip("a benchmark of a trained chat model; "
+                                                                        "tests/test_chat_bench.py runs it on a tiny "
+                                                                        "one"),
     "python bench/chat.py --checkpoint training/out/chat": Skip("a benchmark of a trained chat model; "
                                                                 "tests/test_chat_bench.py runs it on a tiny one"),
     "python bench/memory.py --checkpoint tiny=training/out/tiny --dataset-dir dataset --max-probes 300":
