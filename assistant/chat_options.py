@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.config import UserError, opt
+from generation.sampling_config import check_sampling
 
 
 @dataclass
@@ -35,13 +36,11 @@ class ChatOptions:
 
     def check_options(self) -> None:
         """One-line UserErrors for settings that cannot work, before the model loads."""
-        if not 0 <= self.temperature <= 2 or not 0 < self.top_p <= 1:
+        if not 0 <= self.temperature <= 2 or not 0 < self.top_p <= 1:  # the OpenAI API's ranges
             raise UserError("temperature must be in [0, 2] and top_p in (0, 1]")
-        if self.top_k < 0 or self.repetition_penalty <= 0 or self.threads < 0:
-            raise UserError("top_k and threads must be >= 0 and repetition_penalty > 0")
-        from generation.quantize import DTYPES  # imports torch: only once the settings are used
-        if self.dtype not in DTYPES:
-            raise UserError(f"dtype must be one of {', '.join(DTYPES)} (got {self.dtype!r})")
+        if self.threads < 0:
+            raise UserError("threads must be >= 0")
+        check_sampling(self.temperature, self.top_k, self.top_p, self.repetition_penalty, 0, self.dtype)
 
     def sampling_overrides(self) -> dict:
         """The ChatSettings fields these options set (orchestrator.settings_for)."""

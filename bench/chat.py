@@ -141,9 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     cond = measure_conditions(dtype="fp32", threads=1)
     print(format_conditions(cond))
     report: dict = {"conditions": cond}
-    if not {"recall", "latency"} <= set(args.skip):
+    lm = None  # loaded once, for replies and for dense vectors
+    if not {"recall", "latency"} <= set(args.skip) or (args.dense and "retrieval" not in args.skip):
         ck = find_checkpoint(args.checkpoint)
         lm = load_model(ck)
+    if not {"recall", "latency"} <= set(args.skip):
         over = {"memory_tokens": args.memory_tokens} if args.memory_tokens else {}
         bot = Assistant(lm, settings_for(lm, max_new_tokens=40, **over))
         report["checkpoint"] = str(ck)
@@ -168,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if "retrieval" not in args.skip:
         runs = [("retrieval", "", None, 0)]
         if args.dense:
-            dense_lm = load_model(find_checkpoint(args.checkpoint))
-            runs.append(("retrieval_dense", " (BM25 + dense vectors)", model_embedder(dense_lm),
-                         dense_lm.model.cfg.n_embd))
+            runs.append(("retrieval_dense", " (BM25 + dense vectors)", model_embedder(lm), lm.model.cfg.n_embd))
         for key, label, embedder, width in runs:
             report[key] = retrieval_scale(args.sizes, 50, args.seed, embedder, width)
             for size, r in report[key].items():

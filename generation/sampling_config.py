@@ -45,14 +45,22 @@ class SamplingConfig:
 
     def sample_config(self, stop_at_eot: bool = True) -> SampleConfig:
         """The decoder's settings; UserError on out-of-range values (checked before any model is loaded)."""
-        if self.temperature < 0:
-            raise UserError(f"temperature must be >= 0 (got {self.temperature})")
-        if not 0 < self.top_p <= 1:
-            raise UserError(f"top_p must be in (0, 1] (got {self.top_p})")
-        if self.repetition_penalty <= 0 or self.top_k < 0 or self.repetition_window < 0:
-            raise UserError("repetition_penalty must be > 0; top_k and repetition_window >= 0")
-        from generation.quantize import DTYPES  # imports torch: only once the settings are used
-        if self.dtype not in DTYPES:
-            raise UserError(f"dtype must be one of {', '.join(DTYPES)} (got {self.dtype!r})")
+        check_sampling(self.temperature, self.top_k, self.top_p, self.repetition_penalty, self.repetition_window,
+                       self.dtype)
         return SampleConfig(self.temperature, self.top_k, self.top_p, self.repetition_penalty,
                             self.repetition_window, stop_at_eot)
+
+
+def check_sampling(temperature: float, top_k: int, top_p: float, repetition_penalty: float,
+                   repetition_window: int, dtype: str) -> None:
+    """One-line UserErrors for sampling settings out of range (every command that samples: generate, evaluate,
+    chat, serve)."""
+    if temperature < 0:
+        raise UserError(f"temperature must be >= 0 (got {temperature})")
+    if not 0 < top_p <= 1:
+        raise UserError(f"top_p must be in (0, 1] (got {top_p})")
+    if repetition_penalty <= 0 or top_k < 0 or repetition_window < 0:
+        raise UserError("repetition_penalty must be > 0; top_k and repetition_window >= 0")
+    from generation.quantize import DTYPES  # imports torch: only once the settings are used
+    if dtype not in DTYPES:
+        raise UserError(f"dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
