@@ -49,6 +49,7 @@ STAGE_MODULES = {
 }
 # Stages that read the trained model: with no `checkpoint` of their own they use the profile's train output.
 MODEL_READERS = ("generate", "evaluate")
+TOKENIZER = "tokenizer"  # not a stage of its own: run before prepare for BPE profiles (with_tokenizer_step)
 DATA_STAGES_END = "prepare"  # dataset statistics are printed after this stage, before the model stages
 # Older spellings accepted as --skip-<alias>.
 SKIP_ALIASES = {"validation": "validate", "filtering": "filter", "cleaning": "clean",
@@ -206,6 +207,7 @@ def run_pipeline(argv: list[str] | None = None) -> int:
         configs = {s: stage_config(modules[s], s, profile, str(profile_path)) for s in plan}  # checks early
         configs = point_at_trained_model(configs, profile, str(profile_path))
         configs = memory_block_from_train(configs, profile, str(profile_path))
+        plan = with_tokenizer_step(plan, modules, configs, profile, str(profile_path))
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)
         return 2
@@ -223,9 +225,10 @@ def run_pipeline(argv: list[str] | None = None) -> int:
                 configs = {s: stage_config(modules[s], s, filled, str(profile_path)) for s in plan}
                 configs = point_at_trained_model(configs, filled, str(profile_path))
                 configs = memory_block_from_train(configs, filled, str(profile_path))
+                with_tokenizer_step([s for s in plan if s != TOKENIZER], modules, configs, filled, str(profile_path))
             # Statistics come after the data stages, so a story printed by generate is the run's last output.
-            cut = next((i for i, s in enumerate(plan) if STAGES.index(s) > STAGES.index(DATA_STAGES_END)),
-                       len(plan))
+            cut = next((i for i, s in enumerate(plan) if s != TOKENIZER and
+                        STAGES.index(s) > STAGES.index(DATA_STAGES_END)), len(plan))
             code = run_stages(plan, modules, configs, paths, args.force, upto=cut)
             if code == 0 and not args.no_stats and paths.root.is_dir():
                 code = print_stats(profile, str(profile_path), paths)
@@ -240,6 +243,19 @@ def run_pipeline(argv: list[str] | None = None) -> int:
         print(f"run.py: failed: {os_error_line(e)}", file=sys.stderr)
         return 1
     return code
+
+
+def with_tokenizer_step(plan: list[str], modules: dict, configs: dict, profile: dict, source: str) -> list[str]:
+    """The plan with the BPE tokenizer's training (scripts/train_tokenizer.py, the profile's `tokenizer` section)
+    right before prepare, when prepare uses `tokenizer: bpe` and the profile has that section; modules and
+    configs gain its entry. It is incremental: an up-to-date tokenizer is not trained again."""
+    if "prepare" not in plan or configs["prepare"].tokenizer != "bpe" or TOKENIZER not in profile:
+        return plan
+    from scripts import train_tokenizer
+    modules[TOKENIZER] = train_tokenizer
+    configs[TOKENIZER] = stage_config(train_tokenizer, TOKENIZER, profile, source)
+    i = plan.index("prepare")
+    return plan[:i] + [TOKENIZER] + plan[i:]
 
 
 def print_stats(profile: dict, source: str, paths: DatasetPaths) -> int:

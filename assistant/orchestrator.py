@@ -39,11 +39,15 @@ class ChatSettings:
 
 
 def settings_for(lm: LoadedModel, **overrides) -> ChatSettings:
-    """Chat settings for a checkpoint: the reply and memory budgets it was trained with (prepare --format chat,
-    kept in the checkpoint's state), then `overrides`."""
+    """Chat settings for a checkpoint: the reply and memory budgets and the term links it was trained with
+    (prepare --format chat, kept in the checkpoint's state), then `overrides`."""
     trained = lm.state.get("chat") or {}
     base = {k: trained[v] for k, v in (("max_new_tokens", "reply_tokens"), ("memory_tokens", "memory_tokens"))
             if isinstance(trained.get(v), int)}
+    links = trained.get("term_links")
+    if isinstance(links, dict) and links:
+        base["retrieval"] = RetrievalConfig(links={str(k): [str(w) for w in v] for k, v in links.items()
+                                                   if isinstance(v, list)})
     return ChatSettings(**{**base, **overrides})
 
 

@@ -1,6 +1,7 @@
 """What the memory brings to a new message: the recent turns of the current session, plus the stored messages
-and summaries that best match the new message, ranked by BM25 (FTS5) and, when an embedder is given, by cosine
-similarity of dense vectors, fused by reciprocal rank.
+and summaries that best match the new message, ranked by BM25 (FTS5) - over the message's words and, with term
+links, over the words linked to them - and, when an embedder is given, by cosine similarity of dense vectors,
+fused by reciprocal rank.
 
 Why this shape: independent runs of the DMR and LongMemEval tests found that keeping every message raw and
 retrieving with BM25 (plus vectors) beats extracting facts at write time; reciprocal-rank fusion needs no score
@@ -18,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from assistant.store import MemoryStore, Message
+from assistant.term_links import TermLinks, expansion
 from assistant.vector_index import index_of
 
 RRF_K = 60  # reciprocal-rank fusion constant (the usual value): score = sum over rankings of 1 / (RRF_K + rank)
@@ -48,6 +50,9 @@ class RetrievalConfig:
     k: int = 6            # memories returned at most
     recent: int = 8       # last messages of the current session always included
     candidates: int = 30  # depth of each ranking before fusion
+    # Words of a question linked to the words of its answers (assistant/term_links.py, mined by prepare from the
+    # training transcripts, kept in the checkpoint): their BM25 ranking is fused with the question's own.
+    links: TermLinks = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 def dense_ranking(store: MemoryStore, embedder: Embedder, query: str, depth: int,
@@ -72,16 +77,23 @@ def retrieve(store: MemoryStore, query: str, session_id: str | None, cfg: Retrie
         for rank, key in enumerate(keys, 1):
             fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
 
-    # A stored question holds the words of a new question but never its answer: questions are not memories.
-    hits = [(m, s) for m, s in store.search_messages(query, 2 * cfg.candidates + len(skip))
-            if m.id not in skip and not m.content.rstrip().endswith("?")]
-    for m, _ in hits:
-        found[("message", m.id)] = Memory("message", m.id, m.session_id, m.content, m.role, m.created_at, 0.0)
-    add_ranking([("message", m.id) for m, _ in hits[: cfg.candidates]])
-    sums = store.search_summaries(query, cfg.candidates)
-    for s, _ in sums:
-        found[("summary", s.id)] = Memory("summary", s.id, s.session_id, s.summary, "summary", s.created_at, 0.0)
-    add_ranking([("summary", s.id) for s, _ in sums])
+    def add_bm25(text: str) -> None:
+        # A stored question holds the words of a new question but never its answer: questions are not memories.
+        hits = [(m, s) for m, s in store.search_messages(text, 2 * cfg.candidates + len(skip))
+                if m.id not in skip and not m.content.rstrip().endswith("?")]
+        for m, _ in hits:
+            found[("message", m.id)] = Memory("message", m.id, m.session_id, m.content, m.role, m.created_at, 0.0)
+        add_ranking([("message", m.id) for m, _ in hits[: cfg.candidates]])
+        sums = store.search_summaries(text, cfg.candidates)
+        for s, _ in sums:
+            found[("summary", s.id)] = Memory("summary", s.id, s.session_id, s.summary, "summary", s.created_at,
+                                              0.0)
+        add_ranking([("summary", s.id) for s, _ in sums])
+
+    add_bm25(query)
+    linked = expansion(cfg.links, query) if cfg.links else ""
+    if linked:
+        add_bm25(linked)
     if embedder is not None:
         dense = dense_ranking(store, embedder, query, cfg.candidates, skip)
         missing = [i for i in dense if ("message", i) not in found]

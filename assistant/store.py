@@ -113,11 +113,13 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-# Words that say nothing about what a message is about (function words, and the greetings and memory requests
-# of chat: "hi, do you remember ... again?"); a query made only of them keeps them all.
+# Words that say nothing about what a message is about (function words, the greetings and memory requests of
+# chat: "hi, do you remember ... again?", and the pieces FTS5 cuts contractions into: "what's" is "what" + "s",
+# and a lone "s" matched every "it's"); a query made only of them keeps them all.
 STOPWORDS = frozenset("""a an and are as at be but by can could did do does for from had has have he her his how i
 i'm is it its me my of on or our she so than that the their them then there they this to us was we were what when
-where which who why will with would you your yours hi hey hello please again remember remind tell know""".split())
+where which who why will with would you your yours hi hey hello please again remember remind tell know
+s t m d ll re ve""".split())
 
 
 def fts_query(text: str) -> str:

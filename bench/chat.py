@@ -8,7 +8,8 @@
    question in a fresh store (only the current session's recent turns, which hold nothing of the fact).
    Also printed: how often the fact was in the prompt at all (retrieval), which bounds recall.
 2. Latency of a reply of up to 40 tokens (p50, p95; 1 thread, fp32) with a store of a few sessions.
-3. Retrieval time and database size with 1k, 10k and 100k stored messages (generated transcripts).
+3. Retrieval time and database size with 1k, 10k and 100k stored messages (generated transcripts), with the
+   checkpoint's retrieval settings (its term links) when a checkpoint is loaded.
 
 **Usage:**
     python bench/chat.py --checkpoint training/out/chat
@@ -31,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from assistant.embedding import embed_pending, model_embedder
 from assistant.orchestrator import Assistant, close_session, settings_for
-from assistant.retrieval import retrieve
+from assistant.retrieval import RetrievalConfig, retrieve
 from assistant.store import MemoryStore
 from bench.conditions import format_conditions, measure_conditions
 from demo.dialogues import generate_conversation, planted_fact_probe
@@ -83,7 +84,8 @@ def latency(bot: Assistant, n: int, seed: int) -> dict:
             "replies": n}
 
 
-def retrieval_scale(sizes: list[int], queries: int, seed: int, embedder=None, width: int = 0) -> dict:
+def retrieval_scale(sizes: list[int], queries: int, seed: int, embedder=None, width: int = 0,
+                    cfg: RetrievalConfig = RetrievalConfig()) -> dict:
     """Retrieval time per query and database size as the store grows. With `embedder`, every message also gets
     a random unit vector of `width` floats (the time of a cosine search does not depend on what the vectors
     hold; embedding 100k messages with the model would take minutes) and queries go through it, so the time
@@ -108,11 +110,11 @@ def retrieval_scale(sizes: list[int], queries: int, seed: int, embedder=None, wi
                     for batch in iter(lambda: store.unembedded(5000), []):
                         vectors = rng.standard_normal((len(batch), width)).astype(np.float32)
                         store.set_embeddings([(m.id, v.tobytes()) for m, v in zip(batch, vectors)])
-                    retrieve(store, "warm up", sid, embedder=embedder)  # the first query loads the vectors
+                    retrieve(store, "warm up", sid, cfg, embedder)  # the first query loads the vectors
                 probes = [planted_fact_probe(HELD_OUT + q, seed, 2)[1] for q in range(queries)]
                 t0 = time.perf_counter()
                 for q in probes:
-                    retrieve(store, q, sid, embedder=embedder)
+                    retrieve(store, q, sid, cfg, embedder)
                 ms = (time.perf_counter() - t0) / queries * 1000
                 store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 mb = path.stat().st_size / 2**20
@@ -171,8 +173,13 @@ def main(argv: list[str] | None = None) -> int:
         runs = [("retrieval", "", None, 0)]
         if args.dense:
             runs.append(("retrieval_dense", " (BM25 + dense vectors)", model_embedder(lm), lm.model.cfg.n_embd))
+        # the checkpoint's own retrieval settings (its term links) when one is loaded
+        cfg = settings_for(lm).retrieval if lm is not None else RetrievalConfig()
+        if cfg.links:
+            runs = [(key, label + f" (with the checkpoint's term links for {len(cfg.links)} words)", e, w)
+                    for key, label, e, w in runs]
         for key, label, embedder, width in runs:
-            report[key] = retrieval_scale(args.sizes, 50, args.seed, embedder, width)
+            report[key] = retrieval_scale(args.sizes, 50, args.seed, embedder, width, cfg)
             for size, r in report[key].items():
                 print(f"retrieval{label} with {r['messages']:,} messages stored: {r['retrieve_ms']} ms per message; "
                       f"database {r['db_mb']} MB ({r['db_kb_per_1k_messages']} KB per 1,000 messages)")

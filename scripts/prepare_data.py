@@ -39,6 +39,9 @@ Chat format (`format: chat`): every cleaned document is a chat transcript (assis
 through a memory store and the live chat prompt builder (assistant/examples.py), and each assistant turn becomes one
 document of processed/: the memory block, the recent turns, the user's message, then the reply, within
 `chat_block_size` tokens. Split, counts and fingerprints work as above, per transcript (docs count examples).
+First, term links are mined from the training split's transcripts (assistant/term_links.py; `chat_term_links`)
+and the examples retrieve with them; they are kept in meta.json's `chat` entry, which the trainer copies into
+its checkpoints, so live chat retrieves with the same links.
 
 **Reads:** `dataset/cleaned/<source>/*.txt`, `dataset/processed/meta.json` (previous tokenizer).
 **Writes:** `dataset/processed/{train,val}.{txt,bin}`, `dataset/processed/meta.json`,
@@ -87,6 +90,9 @@ class PrepareConfig:
     chat_block_size: int = opt(256, "chat only: the block of the model that will train on the examples (tokens)")
     chat_reply_tokens: int = opt(48, "chat only: room kept for the reply, end marker included (tokens)")
     chat_memory_tokens: int = opt(96, "chat only: the memory block at most (tokens)")
+    chat_term_links: bool = opt(True, "chat only: learn term links from the training transcripts (question words "
+                                      "-> words of the messages that answered them; assistant/term_links.py) and "
+                                      "retrieve with them, in the examples and, through the checkpoint, in chat")
 
 
 def split_score(item: str, salt: str) -> float:
@@ -109,7 +115,7 @@ def run_fingerprint(cfg: "PrepareConfig", inputs_fp: str, tok: Tokenizer | None 
     if cfg.format == "chat":  # text-format fingerprints stay as they were
         from assistant.examples import EXAMPLES_VERSION
         blob += (f"\nchat {EXAMPLES_VERSION} {cfg.chat_block_size} {cfg.chat_reply_tokens} "
-                 f"{cfg.chat_memory_tokens}")
+                 f"{cfg.chat_memory_tokens}" + ("" if cfg.chat_term_links else " no-links"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -183,9 +189,9 @@ def write_text_item(out: SplitWriters, path: Path, split: str, tok: Tokenizer, h
 
 
 def write_chat_item(out: SplitWriters, path: Path, split: str, tok: Tokenizer, cfg: "PrepareConfig",
-                    hasher) -> tuple[int, int, int]:
+                    hasher, links: dict) -> tuple[int, int, int]:
     """One chat transcript as one document per example; (documents, chars, tokens)."""
-    examples = chat_documents(path, tok, cfg, hasher)
+    examples = chat_documents(path, tok, cfg, hasher, links)
     out.fit_vocab(tok.vocab_size)  # the transcript's characters were added before counting
     chars = tokens = 0
     for text in examples:
@@ -195,7 +201,8 @@ def write_chat_item(out: SplitWriters, path: Path, split: str, tok: Tokenizer, c
     return len(examples), chars, tokens
 
 
-def write_splits(paths: DatasetPaths, items: list[str], tok: Tokenizer, cfg: PrepareConfig) -> dict:
+def write_splits(paths: DatasetPaths, items: list[str], tok: Tokenizer, cfg: PrepareConfig,
+                 links: dict | None = None) -> dict:
     """Stream every document into the temp outputs, extending the vocabulary as new characters appear (ids are
     the same as from a separate vocabulary pass: first appearance in item order). Returns counts, per-source
     stats and the fingerprint of the inputs as read."""
@@ -208,7 +215,7 @@ def write_splits(paths: DatasetPaths, items: list[str], tok: Tokenizer, cfg: Pre
             split = split_of(item, cfg.val_fraction, cfg.split_salt)
             h = hashlib.sha256()
             if cfg.format == "chat":
-                docs, chars, tokens = write_chat_item(out, paths.cleaned_file(item), split, tok, cfg, h)
+                docs, chars, tokens = write_chat_item(out, paths.cleaned_file(item), split, tok, cfg, h, links or {})
             else:
                 chars, tokens, removed = write_text_item(out, paths.cleaned_file(item), split, tok, h)
                 markers += removed
@@ -231,30 +238,49 @@ def write_splits(paths: DatasetPaths, items: list[str], tok: Tokenizer, cfg: Pre
             "markers_removed": markers, "files": files, "inputs_fingerprint": fp.hexdigest()}
 
 
-def chat_documents(path: Path, tok: Tokenizer, cfg: PrepareConfig, hasher) -> list[str]:
-    """The training examples of one chat transcript (each becomes a document of processed/)."""
-    from assistant.examples import FIXED_TEXT, transcript_examples
-    from assistant.prompt import PromptBudget
+def read_transcript(path: Path, hasher=None) -> str:
+    """A cleaned chat transcript's text, end-of-text markers removed."""
     data = path.read_bytes()
-    hasher.update(data)
+    if hasher is not None:
+        hasher.update(data)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise StageFailed(f"{path} is not valid UTF-8; re-run the clean stage") from None
-    text, _ = strip_markers(text)
+    return strip_markers(text)[0]
+
+
+def chat_documents(path: Path, tok: Tokenizer, cfg: PrepareConfig, hasher, links: dict) -> list[str]:
+    """The training examples of one chat transcript (each becomes a document of processed/)."""
+    from assistant.examples import FIXED_TEXT, transcript_examples
+    from assistant.prompt import PromptBudget
+    from assistant.retrieval import RetrievalConfig
+    text = read_transcript(path, hasher)
     tok.add_chars(FIXED_TEXT + text)  # a char tokenizer must know every character before it counts tokens
     budget = PromptBudget(cfg.chat_block_size, cfg.chat_reply_tokens, cfg.chat_memory_tokens)
-    return transcript_examples(text, lambda s: len(tok.encode(s, errors="ignore")), budget)
+    return transcript_examples(text, lambda s: len(tok.encode(s, errors="ignore")), budget,
+                               RetrievalConfig(links=links))
 
 
-def chat_meta(cfg: PrepareConfig) -> dict | None:
+def chat_term_links(paths: DatasetPaths, items: list[str], cfg: PrepareConfig) -> dict:
+    """Term links mined from the training split's transcripts (validation stays unseen); {} when off."""
+    if cfg.format != "chat" or not cfg.chat_term_links:
+        return {}
+    from assistant.term_links import mine_term_links
+    from assistant.transcripts import parse_transcript
+    train = [i for i in items if split_of(i, cfg.val_fraction, cfg.split_salt) == "train"]
+    return mine_term_links(parse_transcript(read_transcript(paths.cleaned_file(i)))
+                           for i in tqdm(train, desc="prepare: term links", unit="doc", disable=None))
+
+
+def chat_meta(cfg: PrepareConfig, links: dict) -> dict | None:
     """The chat example settings a model trained on this data should chat with (the trainer keeps them in its
     checkpoints); None for text data."""
     if cfg.format != "chat":
         return None
     from assistant.examples import EXAMPLES_VERSION
     return {"block_size": cfg.chat_block_size, "reply_tokens": cfg.chat_reply_tokens,
-            "memory_tokens": cfg.chat_memory_tokens, "examples_version": EXAMPLES_VERSION}
+            "memory_tokens": cfg.chat_memory_tokens, "examples_version": EXAMPLES_VERSION, "term_links": links}
 
 
 def counts_of(meta: dict, new_chars: int, unchanged: bool) -> dict:
@@ -295,7 +321,8 @@ def run(cfg: PrepareConfig, paths: DatasetPaths, force: bool = False) -> dict:
     cleanup_temp_files(paths.processed, pending_too=False)
     base_vocab = tok.vocab_size
     try:
-        result = write_splits(paths, items, tok, cfg)
+        links = chat_term_links(paths, items, cfg)
+        result = write_splits(paths, items, tok, cfg, links)
     except FileNotFoundError as e:
         raise StageFailed(f"cleaned file vanished while prepare was running ({e.filename}); re-run") from None
     new_chars = tok.vocab_size - base_vocab
@@ -306,7 +333,7 @@ def run(cfg: PrepareConfig, paths: DatasetPaths, force: bool = False) -> dict:
             "vocab_size": tok.vocab_size, "dtype": token_dtype(tok.vocab_size).name, "eot_id": tok.eot_id,
             "eot_marker": EOT,
             "val_fraction": cfg.val_fraction, "split_salt": cfg.split_salt, "fingerprint": fingerprint,
-            "chat": chat_meta(cfg),
+            "chat": chat_meta(cfg, links),
             "inputs_fingerprint": inputs_fp, **result}
     docs = meta["splits"]["train"]["docs"] + meta["splits"]["val"]["docs"]
     if docs >= 2 and cfg.val_fraction > 0 and meta["splits"]["val"]["docs"] == 0:

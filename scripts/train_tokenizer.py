@@ -1,6 +1,7 @@
 """Train a byte-level BPE tokenizer on the cleaned documents (for `prepare_data.py --tokenizer bpe`).
 
-Not a pipeline stage: run it once, before prepare, when a profile names `tokenizer: bpe`. It reads every
+Not a stage of its own: run it once, before prepare, when a profile names `tokenizer: bpe` (run.py runs it right
+before prepare for a profile with a `tokenizer` section and `prepare: {tokenizer: bpe}`). It reads every
 `cleaned/<source>/*.txt` in arrival order (`item_sort_key`), streaming (one document, in ~1 MiB pieces cut where
 the encoding does not change, at a time; a literal `<|endoftext|>` is left out as prepare does), and trains a
 BPE of `vocab_size` ids with the HuggingFace `tokenizers` library: the 16 special strings at ids 0..15, the 256
@@ -53,6 +54,9 @@ class TokenizerConfig:
     min_frequency: int = opt(2, "a pair of tokens must occur this often to become a merge")
     output: str = opt("", "where to write the tokenizer JSON; empty = metadata/bpe_tokenizer.json; a relative "
                           "path is taken from the dataset folder (prepare's tokenizer_file must match)")
+    keep_existing: bool = opt(False, "when the tokenizer file exists but was made from other documents or "
+                                     "settings, keep it (with a warning) instead of failing: a growing corpus keeps "
+                                     "its token ids and its model can resume (run.py's profiles set it)")
 
 
 def check_config(cfg: TokenizerConfig) -> None:
@@ -107,6 +111,10 @@ def run(cfg: TokenizerConfig, paths: DatasetPaths, force: bool = False) -> dict:
         write_manifest(paths, STAGE, config_dict(cfg), counts,
                        **{k: old.get(k) for k in ("fingerprint", "output", "sha256", "tokenizer", "library")})
         return counts
+    if out.exists() and not force and cfg.keep_existing:
+        log.warning(f"tokenizer: keeping {out}, made from other documents or settings (keep_existing; --force "
+                    f"retrains it, which changes every token id)")
+        return {"docs": len(items), "kept": True}
     if out.exists() and not force:
         raise UserError(f"{out} exists but was not made from these documents and settings; replacing it changes "
                         f"every token id (prepare re-encodes, training cannot resume): pass --force to replace it")

@@ -8,6 +8,8 @@ import pytest
 
 from assistant.examples import replay_examples, transcript_examples
 from assistant.prompt import PromptBudget
+from assistant.retrieval import RetrievalConfig
+from assistant.term_links import mine_term_links
 from assistant.transcripts import parse_transcript
 from common.config import UserError, build_config
 from common.paths import REPO_ROOT, DatasetPaths
@@ -32,11 +34,11 @@ def test_a_transcript_reads_back_as_it_was_written():
         [(2, [("user", "hello there"), ("assistant", "hi!")]), (2, [("user", "bye")])]
 
 
-def answer_in_prompt_share(n: int) -> float:
+def answer_in_prompt_share(n: int, retrieval: RetrievalConfig = RetrievalConfig()) -> float:
     hit = total = 0
     for i in range(n):
         conv = generate_conversation(i)
-        examples = replay_examples(conv.sessions, len, BUDGET)
+        examples = replay_examples(conv.sessions, len, BUDGET, retrieval)
         at = {}
         for s in conv.sessions:
             for j, t in enumerate(s.turns):
@@ -60,7 +62,11 @@ def test_examples_are_deterministic_fit_the_block_and_carry_earlier_sessions():
         assert e.count(ASSISTANT) >= 1 and e.rindex(USER) < e.rindex(ASSISTANT)
     assert a[0].startswith(USER) and any(e.startswith(MEMORY_OPEN) for e in a)
     # the fact asked for, told sessions earlier, is in the prompt (retrieval on the generated corpus: in-sample)
-    assert answer_in_prompt_share(20) >= 0.6
+    plain = answer_in_prompt_share(20)
+    assert plain >= 0.6
+    # with term links mined from other users' transcripts (200-399), the question's other words find the fact
+    links = mine_term_links(generate_conversation(i).sessions for i in range(200, 400))
+    assert answer_in_prompt_share(20, RetrievalConfig(links=links)) >= max(0.8, plain + 0.05)  # 0.84 vs 0.74
 
 
 def test_prepare_in_chat_format(tmp_path):
@@ -68,7 +74,7 @@ def test_prepare_in_chat_format(tmp_path):
     paths.make_dirs()
     folder = paths.cleaned / "dialogues"
     folder.mkdir(parents=True)
-    for i in range(12):
+    for i in range(30):
         (folder / f"20260101_0000{i:02d}__dialogues__c{i:03d}__{i:012x}.txt").write_text(
             conversation_text(generate_conversation(i, sessions=4)), encoding="utf-8")
     cfg = build_config(prepare_data.PrepareConfig, {"format": "chat", "val_fraction": 0.3,
@@ -80,11 +86,13 @@ def test_prepare_in_chat_format(tmp_path):
     text = (paths.processed / "train.txt").read_text(encoding="utf-8")
     ids = open_tokens(paths.processed, "train", meta)
     assert tok.decode(ids) == text
-    assert meta["chat"] == {"block_size": 300, "reply_tokens": 60, "memory_tokens": 120, "examples_version": 1}
+    links = meta["chat"].pop("term_links")
+    assert meta["chat"] == {"block_size": 300, "reply_tokens": 60, "memory_tokens": 120, "examples_version": 2}
+    assert links and all(isinstance(v, list) and v for v in links.values())  # 21 training users are enough for some
     docs = text.split(EOT)[:-1]
     assert len(docs) == meta["splits"]["train"]["docs"] and counts["docs"] > 12
     assert all(len(tok.encode(d)) + 1 <= 300 for d in docs)
-    assert docs[0].startswith(USER) and sum(d.startswith(MEMORY_OPEN) for d in docs) > len(docs) // 2
+    assert docs[0].startswith(USER) and sum(d.startswith(MEMORY_OPEN) for d in docs) > len(docs) // 3
     before = {p.name: p.read_bytes() for p in paths.processed.iterdir()}
     assert prepare_data.run(cfg, paths)["unchanged"] is True
     assert prepare_data.run(cfg, paths, force=True)["docs"] == counts["docs"]
@@ -102,11 +110,16 @@ def test_prepare_in_chat_format(tmp_path):
                                             "threads": 1, "out_dir": str(tmp_path / "run")})
     train.run(tcfg, paths)
     assert read_state(tmp_path / "run" / LAST)["chat"] == load_meta(paths.processed)["chat"]
+    from assistant.orchestrator import settings_for
+    from generation.inference import load_model
+    assert settings_for(load_model(tmp_path / "run" / LAST)).retrieval.links == links  # chat retrieves with them
+    off = dataclasses.replace(cfg, chat_term_links=False)
+    assert prepare_data.run(off, paths)["unchanged"] is False and load_meta(paths.processed)["chat"]["term_links"] == {}
     # a transcript with a single user line makes no example: nothing to learn, nothing written
     assert transcript_examples("user: hello", len, BUDGET) == []
 
 
-def test_the_chat_profile_pipeline_on_a_few_users(tmp_path):
+def test_the_chat_profile_pipeline_on_a_few_users(tmp_path, capsys):
     """import --demo-chat, validate, filter, clean and prepare in chat format, as profiles/chat.yaml runs them
     (the profile's own settings, fewer users)."""
     import yaml
@@ -122,8 +135,16 @@ def test_the_chat_profile_pipeline_on_a_few_users(tmp_path):
                        (clean_dataset, "CleanConfig")):
         stage.run(build_config(getattr(stage, cls), profile.get(stage.STAGE) or {}), paths)
     assert len(list((paths.cleaned / "demo-chat").glob("*.txt"))) == 6  # nothing of ours was filtered out
+    from scripts import train_tokenizer  # run.py trains it before prepare (prepare: {tokenizer: bpe})
+    assert profile["prepare"]["tokenizer"] == "bpe"
+    train_tokenizer.run(build_config(train_tokenizer.TokenizerConfig, profile["tokenizer"]), paths)
     got = prepare_data.run(build_config(prepare_data.PrepareConfig, profile["prepare"]), paths)
     assert got["docs"] > 6 * 12  # one example per assistant turn
     again = import_text.run(build_config(import_text.ImportConfig, {**profile["import"], "demo_chat_users": 6}),
                             paths)
     assert again == {"added": 0, "unchanged": 6, "skipped": 0}
+    # run.py plans the tokenizer right before prepare for this profile
+    from run import run_pipeline
+    assert run_pipeline(["--config", str(REPO_ROOT / "profiles" / "chat.yaml"), "--dataset-dir", str(tmp_path / "x"),
+                         "--dry-run"]) == 0
+    assert "clean -> tokenizer -> prepare -> train" in capsys.readouterr().out

@@ -227,6 +227,9 @@ def test_train_tokenizer_writes_the_json_then_does_no_work_and_guards_the_old_fi
     with pytest.raises(UserError, match="--force"):
         train_run(TokenizerConfig(vocab_size=450), paths)
     assert out.read_bytes() == data
+    # keep_existing (run.py's profiles): the old tokenizer stays, so token ids and the model's resume hold
+    assert train_run(TokenizerConfig(vocab_size=450, keep_existing=True), paths) == {"docs": 33, "kept": True}
+    assert out.read_bytes() == data
     assert train_run(TokenizerConfig(vocab_size=450), paths, force=True)["vocab_size"] == 450
     manifest = json.loads(paths.manifest("tokenizer").read_text())
     assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()

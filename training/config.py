@@ -76,6 +76,10 @@ class TrainConfig:
     copy_warmup_iters: int = opt(0, "during the first this many steps, half of each batch's rows are a span of the "
                                     "text written twice, so the model learns early to copy what it read (names "
                                     "from its window and its summary); 0 = off (training/copy_rows.py)")
+    # --- chat examples (prepare --format chat) ----------------------------------------------------------------
+    chat_ratio: float = opt(0.0, "share of each batch's rows that are whole chat examples, from their first token, "
+                                 "learned on the reply only (training/chat_rows.py); with it, evaluation scores "
+                                 "the replies of fixed val examples. 0 = plain windows only")
     # --- evaluation, checkpoints, logs ------------------------------------------------------------------------
     eval_interval: int = opt(100, "evaluate train/val loss (and save a checkpoint) every this many steps")
     eval_iters: int = opt(20, "fixed, seeded batches per split in each evaluation")
@@ -180,7 +184,7 @@ def check_config(cfg: TrainConfig) -> None:
             raise UserError(f"{key} must be in [0, 1), got {getattr(cfg, key)}")
     if cfg.copy_warmup_iters < 0:
         raise UserError(f"copy_warmup_iters must be >= 0, got {cfg.copy_warmup_iters}")
-    for key in ("memory_ratio", "summary_write_ratio"):
+    for key in ("memory_ratio", "summary_write_ratio", "chat_ratio"):
         if not 0 <= getattr(cfg, key) <= 1:
             raise UserError(f"{key} must be between 0 and 1, got {getattr(cfg, key)}")
     if cfg.param_dtype not in ("float32", "bfloat16"):

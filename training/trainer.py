@@ -20,7 +20,7 @@ from model.checkpoint import (BEST, LAST, checkpoint_rng, link_best, load_checkp
                                  restore_optimizer, save_checkpoint)
 from model.checkpoint_check import (check_aliases, check_run_state, check_shapes, check_weight_count,
                                        saved_model_config)
-from model.token_files import load_meta, open_tokens
+from model.token_files import load_meta, load_tokenizer, open_tokens
 from model.gpt import estimate_memory_mb
 from training.config import TrainConfig, model_config, padded_vocab
 from training.metrics import METRICS, PLOT, trim_metrics
@@ -28,6 +28,7 @@ from training.resume import (check_resume_shape, check_tokenizer_growth, python_
                              set_python_numpy_rng)
 from training.runtime import (DTYPES, Dist, autocast_dtype, check_memory, configure_backends, current_rss_mb,
                               default_max_ram_mb, default_threads, pick_device, set_malloc_mmap_threshold)
+from training.chat_rows import chat_rows, eval_picks, find_chat_examples, recall_examples, sample_chat_rows
 from training.copy_rows import with_copy_rows
 from training.memory_batches import load_memory_examples, mask_prefix_targets, sample_mixed
 from training.summary_write_rows import with_write_rows
@@ -55,6 +56,17 @@ class Trainer:
                             f"{cfg.block_size + 1}: add data or lower block_size")
         self.memory = load_memory_examples(paths.processed, self.meta, "train", cfg.block_size) \
             if cfg.memory_ratio > 0 else None
+        self.chat = {s: find_chat_examples(d, cfg.block_size) for s, d in self.data.items()} \
+            if cfg.chat_ratio > 0 else None
+        if self.chat is not None and not len(self.chat["train"]):
+            raise UserError(f"chat_ratio > 0 needs chat examples of at most block_size + 1 = {cfg.block_size + 1} "
+                            f"tokens: prepare with format: chat and chat_block_size = block_size")
+        if self.chat is not None:
+            train_ex = self.chat["train"]
+            train_ex.recalls = recall_examples(self.data["train"], train_ex,
+                                               load_tokenizer(paths.processed, self.meta).decode)
+            log.info(f"train: {len(train_ex):,} chat examples, {len(train_ex.recalls):,} of them answer from "
+                     f"their memory block (half the chat rows are drawn among those)")
         self.last, self.best = out_dir / LAST, out_dir / BEST
         self.metrics_path = out_dir / METRICS
         if cfg.init == "scratch" and dist.is_main:
@@ -192,16 +204,7 @@ class Trainer:
         model.train()
         total = 0.0
         for micro in range(cfg.grad_accum):
-            rows, prefix_lens = sample_mixed(self.data["train"], self.memory, cfg.batch_size, cfg.block_size,
-                                             cfg.memory_ratio, self.gen)
-            if self.step < cfg.copy_warmup_iters:
-                rows, prefix_lens = with_copy_rows(rows, prefix_lens, self.data["train"], cfg.block_size, self.gen)
-            ends = None
-            if cfg.summary_write_ratio > 0 and self.memory is not None:
-                ends = torch.full((rows.shape[0],), cfg.block_size, dtype=torch.long)
-                rows, prefix_lens, ends = with_write_rows(rows, prefix_lens, ends, self.memory, self.memory.pairs,
-                                                          self.data["train"], cfg.block_size,
-                                                          cfg.summary_write_ratio, self.gen)
+            rows, prefix_lens, ends = self.sample_batch()
             x, y = to_device(rows, self.device)
             y = mask_prefix_targets(y, prefix_lens, ends)
             last = micro == cfg.grad_accum - 1
@@ -222,6 +225,25 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         return total / cfg.grad_accum
 
+    def sample_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One micro-batch: (rows [batch, block + 1], prefix lengths, ends) for mask_prefix_targets. Chat rows come
+        first, then memory examples, then plain windows; the copy warm-up replaces the last half of the rows."""
+        cfg, n, block, data = self.cfg, self.cfg.batch_size, self.cfg.block_size, self.data["train"]
+        k = round(cfg.chat_ratio * n) if self.chat is not None else 0
+        parts = [sample_chat_rows(data, self.chat["train"], k, block, self.gen)] if k else []
+        if n - k:
+            rows, prefix_lens = sample_mixed(data, self.memory, n - k, block, cfg.memory_ratio, self.gen)
+            parts.append((rows, prefix_lens, torch.full((n - k,), block, dtype=torch.long)))
+        rows, prefix_lens, ends = (torch.cat(t) for t in zip(*parts))
+        if self.step < cfg.copy_warmup_iters:
+            rows, prefix_lens = with_copy_rows(rows, prefix_lens, data, block, self.gen)
+            ends = ends.clone()
+            ends[n - n // 2:] = block  # the copy rows (the last half) learn every target
+        if cfg.summary_write_ratio > 0 and self.memory is not None:
+            rows, prefix_lens, ends = with_write_rows(rows, prefix_lens, ends, self.memory, self.memory.pairs,
+                                                      data, block, cfg.summary_write_ratio, self.gen)
+        return rows, prefix_lens, ends
+
     def lr(self) -> float:
         c = self.cfg
         return lr_at(self.step, c.lr, c.min_lr, c.warmup_iters, c.lr_decay_iters or c.max_iters)
@@ -233,6 +255,9 @@ class Trainer:
         cfg, out = self.cfg, {}
         self.fwd_model.eval()
         for split, data in self.data.items():
+            if self.chat is not None:
+                out[split] = self._chat_loss(split)
+                continue
             if len(data) < cfg.block_size + 1:
                 out[split] = None
                 continue
@@ -250,6 +275,24 @@ class Trainer:
                 acc = self._all_reduce(acc)
             out[split] = float(acc[0] / acc[1])
         return out
+
+    def _chat_loss(self, split: str) -> float | None:
+        """Mean reply loss over a fixed sample of the split's chat examples (the objective chat rows train)."""
+        cfg, examples = self.cfg, self.chat[split]
+        if not len(examples):
+            return None
+        picks = eval_picks(len(examples), cfg.eval_iters * cfg.batch_size, cfg.seed + EVAL_SEED_OFFSET)
+        acc = torch.zeros(2, dtype=torch.float64)
+        for i in range(self.dist.rank, cfg.eval_iters, self.dist.world):
+            rows, prefix_lens, ends = chat_rows(self.data[split], examples,
+                                                picks[i * cfg.batch_size: (i + 1) * cfg.batch_size], cfg.block_size)
+            x, y = to_device(rows, self.device)
+            with self.autocast():
+                _, loss = self.fwd_model(x, mask_prefix_targets(y, prefix_lens, ends))
+            acc += torch.tensor([loss.item(), 1.0], dtype=torch.float64)
+        if self.dist.world > 1:
+            acc = self._all_reduce(acc)
+        return float(acc[0] / acc[1])
 
     def _all_reduce(self, t: torch.Tensor, op=None) -> torch.Tensor:
         import torch.distributed as tdist
