@@ -34,7 +34,7 @@ log = logging.getLogger("miniature_memory.train")
 
 @dataclass
 class MemoryExamples:
-    examples: np.ndarray   # [n, 3] int64 (window start, prefix offset, prefix length)
+    examples: np.ndarray   # [n, 4] int64 (window start, prefix offset, prefix length, relevance)
     prefixes: np.ndarray   # prefix ids
     settings: dict         # block_size, budget, update_every
     relevant: torch.Tensor  # indices of the examples with relevance > 0
