@@ -225,7 +225,6 @@ def run_pipeline(argv: list[str] | None = None) -> int:
                 configs = {s: stage_config(modules[s], s, filled, str(profile_path)) for s in plan}
                 configs = point_at_trained_model(configs, filled, str(profile_path))
                 configs = memory_block_from_train(configs, filled, str(profile_path))
-                with_tokenizer_step([s for s in plan if s != TOKENIZER], modules, configs, filled, str(profile_path))
             # Statistics come after the data stages, so a story printed by generate is the run's last output.
             cut = next((i for i, s in enumerate(plan) if s != TOKENIZER and
                         STAGES.index(s) > STAGES.index(DATA_STAGES_END)), len(plan))
@@ -248,7 +247,8 @@ def run_pipeline(argv: list[str] | None = None) -> int:
 def with_tokenizer_step(plan: list[str], modules: dict, configs: dict, profile: dict, source: str) -> list[str]:
     """The plan with the BPE tokenizer's training (scripts/train_tokenizer.py, the profile's `tokenizer` section)
     right before prepare, when prepare uses `tokenizer: bpe` and the profile has that section; modules and
-    configs gain its entry. It is incremental: an up-to-date tokenizer is not trained again."""
+    configs gain its entry (and, the plan naming it, any rebuild of the configs over the plan). It is incremental:
+    an up-to-date tokenizer is not trained again."""
     if "prepare" not in plan or configs["prepare"].tokenizer != "bpe" or TOKENIZER not in profile:
         return plan
     from scripts import train_tokenizer

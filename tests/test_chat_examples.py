@@ -69,14 +69,20 @@ def test_examples_are_deterministic_fit_the_block_and_carry_earlier_sessions():
     assert answer_in_prompt_share(20, RetrievalConfig(links=links)) >= max(0.8, plain + 0.05)  # 0.84 vs 0.74
 
 
-def test_prepare_in_chat_format(tmp_path):
-    paths = DatasetPaths.at(tmp_path / "ds")
+def cleaned_conversations(root, n: int, sessions: int = 4) -> DatasetPaths:
+    """A dataset folder whose cleaned/dialogues/ holds n generated conversations as transcripts."""
+    paths = DatasetPaths.at(root)
     paths.make_dirs()
     folder = paths.cleaned / "dialogues"
     folder.mkdir(parents=True)
-    for i in range(30):
+    for i in range(n):
         (folder / f"20260101_0000{i:02d}__dialogues__c{i:03d}__{i:012x}.txt").write_text(
-            conversation_text(generate_conversation(i, sessions=4)), encoding="utf-8")
+            conversation_text(generate_conversation(i, sessions=sessions)), encoding="utf-8")
+    return paths
+
+
+def test_prepare_in_chat_format(tmp_path):
+    paths = cleaned_conversations(tmp_path / "ds", 30)
     cfg = build_config(prepare_data.PrepareConfig, {"format": "chat", "val_fraction": 0.3,
                                                     "chat_block_size": 300, "chat_reply_tokens": 60,
                                                     "chat_memory_tokens": 120})

@@ -9,15 +9,15 @@ import pytest
 import torch
 
 from common.config import UserError, build_config
-from common.paths import DatasetPaths
 from common.text_format import ASSISTANT_ID, EOT_ID, USER_ID
-from demo.dialogues import conversation_text, generate_conversation
 from model.checkpoint import LAST, load_checkpoint
 from model.token_files import load_meta, open_tokens
 from scripts import prepare_data
 from training import train
 from training.chat_rows import chat_rows, find_chat_examples, sample_chat_rows
 from training.memory_batches import mask_prefix_targets
+
+from tests.test_chat_examples import cleaned_conversations
 
 BLOCK = 300
 A, U, E = ASSISTANT_ID, USER_ID, EOT_ID
@@ -48,13 +48,7 @@ def test_no_example_without_a_reply_in_a_story_file():
 @pytest.fixture(scope="module")
 def chat_data(tmp_path_factory):
     """A chat dataset prepared from 10 generated conversations (block 300 characters)."""
-    paths = DatasetPaths.at(tmp_path_factory.mktemp("chat") / "ds")
-    paths.make_dirs()
-    folder = paths.cleaned / "dialogues"
-    folder.mkdir(parents=True)
-    for i in range(10):
-        (folder / f"20260101_0000{i:02d}__dialogues__c{i:03d}__{i:012x}.txt").write_text(
-            conversation_text(generate_conversation(i, sessions=4)), encoding="utf-8")
+    paths = cleaned_conversations(tmp_path_factory.mktemp("chat") / "ds", 10)
     prepare_data.run(build_config(prepare_data.PrepareConfig, {"format": "chat", "val_fraction": 0.3,
                                                                "chat_block_size": BLOCK, "chat_reply_tokens": 60,
                                                                "chat_memory_tokens": 120}), paths)
