@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from demo import dialogue_vocab as W
 from demo.vocab import COLOURS, NAMES_HE, NAMES_SHE, PET_KINDS, PET_NAMES, TOWN_HEADS, TOWN_TAILS
 
-GENERATOR_VERSION = "demo-dialogues-2"  # bump whenever the output of any (seed, index) changes
+GENERATOR_VERSION = "demo-dialogues-3"  # bump whenever the output of any (seed, index) changes
 KEYS = ("name", "pet_kind", "pet_name", "town", "colour", "food", "sibling", "hobby", "birthday_month", "subject")
 # What the user tells in one go: a pet's name is never told without its kind.
 UNITS = {"name": ("name",), "pet": ("pet_kind", "pet_name"), "town": ("town",), "colour": ("colour",),
@@ -72,6 +72,7 @@ class Question:
     key: str
     answer: str  # the value the assistant's reply contains ("" when the fact was never told)
     told_in: int  # session where the current value was told (-1 if never told)
+    replaced: str | None = None  # the earlier value the answer corrected, or None
 
 
 @dataclass
@@ -331,7 +332,7 @@ class _Writer:
             self.questions.append(Question(len(self.sessions), turn, key, "", -1))
         else:
             turn = self.say(question, self.pick(W.ANSWER[key], v=fact.value, a_v=_article(fact.value)))
-            self.questions.append(Question(len(self.sessions), turn, key, fact.value, fact.told_in))
+            self.questions.append(Question(len(self.sessions), turn, key, fact.value, fact.told_in, fact.replaced))
 
 
 # --- Planning a conversation: which events happen in which session ----------------------------------------------
@@ -341,7 +342,8 @@ def _plan(rng: random.Random, n: int) -> list[list[tuple[str, str]]]:
 
     The first ~35% of sessions tell the facts (a few units stay untold, so some questions must answer "don't
     know"); after that a session asks questions (70%) or just chats. A correction is always followed by a
-    question about that key in the same or a later session, so the test of "the later value wins" is in the data.
+    question about that key in the same or a later session (in about half of the later sessions), so the test of
+    "the later value wins" is in the data, often.
     """
     n_tell = max(1, round(n * 0.35))
     units = list(UNITS)
@@ -366,7 +368,11 @@ def _plan(rng: random.Random, n: int) -> list[list[tuple[str, str]]]:
     for key, at in fixes.items():
         later = [s for s, kind in enumerate(kinds) if kind == "ask" and s >= at]
         if later:
-            forced[rng.choice(later)].append(key)
+            # asked again in about half of the later sessions: "the later value wins" is what a small model
+            # learns last, so the corpus shows it often
+            again = [s for s in later if rng.random() < 0.5] or [rng.choice(later)]
+            for s in again:
+                forced[s].append(key)
 
     def questions(s: int, count: int) -> list[tuple[str, str]]:
         keys = list(forced[s])

@@ -227,6 +227,21 @@ def test_most_conversations_have_a_correction_and_the_new_value_wins(corpus):
     assert stale, "some questions come before the correction and get the old value"
 
 
+def test_corrected_facts_are_asked_often_and_questions_say_what_was_replaced(corpus):
+    later = [q for c in corpus for q in c.questions if q.answer and q.told_in < q.session]
+    after_fix = [q for q in later if q.replaced]
+    # about a quarter of the questions about earlier sessions come after a correction (once each: ~15 %)
+    assert 0.18 <= len(after_fix) / len(later) <= 0.4, len(after_fix) / len(later)
+    asked_twice = [(c.user_id, q.key) for c in corpus for q in c.questions if q.replaced]
+    assert max(Counter(asked_twice).values()) >= 2
+    for c in corpus:
+        for q in c.questions:
+            if q.replaced:  # the question's answer is a corrected value, and the old one was told before it
+                assert q.replaced != q.answer
+                said = " ".join(t.content for s in c.sessions[: q.session + 1] for t in s.turns if t.role == "user")
+                assert has_word(q.replaced, said) and has_word(q.answer, said)
+
+
 def test_some_questions_are_about_facts_never_told(corpus):
     questions = [q for c in corpus for q in c.questions]
     unknown = sum(q.answer == "" for q in questions) / len(questions)
