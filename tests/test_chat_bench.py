@@ -63,7 +63,7 @@ def test_own_questions_counts_by_kind():
     assert r["recall"] == r["corrected_recall"] == 0.0
 
 
-def test_own_questions_scores_a_reply_naming_the_value(tmp_path):
+def test_own_questions_scores_a_reply_naming_the_value():
     # a reply that names every value any user could have counts as right everywhere, never as the old value
     from demo.dialogues import KEYS, value_pool
     everything = " ".join(v for key in KEYS for rel in ("sister", "brother") for v in value_pool(key, rel))
