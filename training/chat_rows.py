@@ -18,14 +18,13 @@ answering from memory is the skill the memory exists for, and fewer than a quart
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
-
-import re
-from collections import Counter
-from typing import Callable
 
 from common.text_format import ASSISTANT_ID, EOT_ID, MEMORY_CLOSE_ID, MEMORY_OPEN_ID
 
