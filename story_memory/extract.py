@@ -2,8 +2,9 @@
 
 Rules of ordinary English, not of any one corpus (nothing here reads the demo corpus's ground truth):
 - a *name* is a run of capitalised words that is not a common sentence opener, title-only or a month/day;
-  a sentence-initial word counts only when the summary already knows it, it is possessive ("Mia's"), or it also
-  appears inside a sentence of the same text;
+  a sentence-initial word counts only when the summary already knows it, it is possessive ("Mia's"), it also
+  appears inside a sentence of the same text, or the next word is a verb of narration ("Arlo woke", "Mia
+  walked"; not "Long ago", "Thin clouds"); a function word ("Wherever") never starts one;
 - a sentence is *about* its first name that is not a place or a named thing, else about the last such name seen
   (so "she", "his" in the next sentence attach to it);
 - *facts* about that character: what it possesses ("Mia's red kite", "her lamp, Glim" -> "red kite", "lamp Glim"),
@@ -34,8 +35,13 @@ monday tuesday wednesday thursday friday saturday sunday january february march 
 september october november december spring summer autumn winter christmas god somewhere anywhere everywhere
 nowhere inside outside above below behind across together back home down up over out off around everybody
 things people""".split())
-# After a sentence-initial word, these say it is not a subject name ("Inside the box", "Somewhere in town").
-NOT_AFTER_NAME = {"the", "a", "an", "of", "to", "in", "on", "at", "for", "with", "and", "or", "but", "is", "are"}
+# A sentence-first word with no other evidence of being a name counts only before a word shaped like a verb of
+# narration: one ending in -ed, or one of these irregular past forms ("Arlo woke", not "Long ago", "Thin clouds").
+IRREGULAR_PAST = set("""was had did went came saw took gave made got knew thought felt kept held found told said
+sat stood left ran won woke wore sang swam began drew grew threw flew ate fell rode wrote spoke broke chose froze
+hid shook forgot heard brought bought caught taught fought sought meant slept swept wept crept built sent spent
+lent bent lost met led fed read hung stuck struck dug spun sprang sank shone lay rose bit hit cut put set shut
+let quit spread cast burst could would should might must will can""".split())
 TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "madam", "lady", "lord", "aunt", "uncle", "grandma", "grandpa",
           "granny", "king", "queen", "prince", "princess", "captain", "professor", "saint", "st"}
 # Words that end a noun phrase: function words, pronouns, common verbs of narration.
@@ -131,7 +137,9 @@ def _name_at(words: list[str], i: int, known: set[str], inner: set[str]) -> tupl
         low = base.lower()
         if low.endswith("s") and low[:-1] in OPENERS:
             low = low[:-1]  # Saturdays, Mondays
-        if low in OPENERS and not (low in TITLES and j + 1 < len(words) and _is_cap(words[j + 1])):
+        first_word = j == _first_alpha(words)
+        if (low in OPENERS or (first_word and low in STOP)) \
+                and not (low in TITLES and j + 1 < len(words) and _is_cap(words[j + 1])):
             if parts:
                 break
             return "", j + 1, False
@@ -146,7 +154,7 @@ def _name_at(words: list[str], i: int, known: set[str], inner: set[str]) -> tupl
     first = next((k for k, x in enumerate(words) if x[0].isalpha()), 0)
     if i == first and name not in known and not poss and name not in inner:
         nxt = words[j] if j < len(words) else ""
-        verb_next = nxt[:1].islower() and nxt.isalpha() and nxt not in NOT_AFTER_NAME
+        verb_next = nxt[:1].islower() and nxt.isalpha() and (nxt.endswith("ed") or nxt in IRREGULAR_PAST)
         if not verb_next or name.lower().endswith("ly"):
             return "", j, False  # a capitalised first word that may be any word: needs other evidence
     if name.lower() in STOP or name.lower() in TITLES:

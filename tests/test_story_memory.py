@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from common.paths import REPO_ROOT
 from common.text_format import SUMMARY_CLOSE_ID, SUMMARY_OPEN_ID
 from model.tokenizer import CharTokenizer
+from story_memory.extract import find
 from story_memory.rolling import RollingMemory, RollingStory, make_schedule, rolling_story
 from story_memory.summarize import compress, update
 from story_memory.summary import Entry, Summary, clean_piece
@@ -103,6 +104,20 @@ def test_hand_made_story_gives_each_child_town_pet_object_and_colour():
     assert s.place == "old mill"
     assert topic == "Nora"
     assert text.startswith("Mia: Ashford; cat Pip")
+
+
+@pytest.mark.parametrize("text, names", [
+    ("Long ago, when the clock struck nine, Arlo woke up. Arlo lived in Linbury.", ["Arlo"]),
+    ("Ask anyone in Oxmere about Tomás and they will smile.", ["Tomás"]),
+    ("Thin clouds drifted over the hill. Renée lived in Oxfield.", ["Renée"]),
+    ("Wherever Inés went, her tin harmonica went too.", ["Inés"]),
+    ("Halfway up the hill, their spirits lifted.", []),
+    ("Zora sang all day. Kit woke at dawn. Pim hid the key.", ["Zora", "Kit", "Pim"]),
+])
+def test_a_first_word_is_a_name_only_before_a_verb_of_narration(text, names):
+    # a capitalised first word with no other evidence: "Long ago", "Ask anyone", "Thin clouds" are not
+    # characters, "Kit woke" is; a function word ("Wherever") never starts a name
+    assert find(text, [], "").names == names
 
 
 def test_rolling_update_extends_a_fact_and_keeps_the_earlier_ones():
