@@ -270,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{(lm.state.get('memory') or {}).get('write_ratio', 0)}): recall@1 "
                       f"{r['with_model_summary']['recall']}; at >= {args.min_blocks} blocks {far_model} (extractive "
                       f"summary {far_with}, window alone {far_without})")
+            wm = r["with_memory"]
+            print(f"  the summary holds the answer for {wm['answer_in_summary']} of the probes; recall with memory "
+                  f"there {wm['recall_if_in_summary']}, elsewhere {wm['recall_if_not_in_summary']}")
             for k, v in r["with_memory"]["by_distance"].items():
                 print(f"  {k:>3} blocks: {v['probes']:4d} probes  with {v['recall']:.3f}  without "
                       f"{r['without_memory']['by_distance'][k]['recall']:.3f}")

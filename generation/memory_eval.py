@@ -59,7 +59,8 @@ def bucket_of(distance_tokens: int, block_size: int) -> str:
 
 def score_probe(model, tok, block_size: int, schedule: Schedule | None, probe, writer=None) -> dict:
     """{"correct": bool, "scores": [answer, *distractors]} for one probe read with memory (schedule) or without
-    (None), plus the distance in tokens. `writer`: fold with it instead of the extractive summarizer
+    (None), plus the distance in tokens and, with memory, "held": whether the summary in force holds the answer
+    (None without memory). `writer`: fold with it instead of the extractive summarizer
     (generation/summary_writer.py)."""
     context = probe.context.rstrip(" ")
     space = probe.context[len(context):]
@@ -71,12 +72,14 @@ def score_probe(model, tok, block_size: int, schedule: Schedule | None, probe, w
         story.writer = writer
         story.catch_up(len(ctx) + longest, lambda a, b: tok.decode(ctx[a:b]))
         head = story.prefix + ctx[story.covered:]
+        held = probe.answer in tok.decode(story.prefix)
     else:
         head = ctx[max(0, len(ctx) + longest - block_size):]
+        held = None
     rows = [head + c for c in cands]
     scores = _logprob_sums(model, rows, [(len(head), len(head) + len(c)) for c in cands])
     distance = len(tok.encode(probe.context[probe.last_mention:], errors="ignore"))
-    return {"correct": scores[0] > max(scores[1:]), "scores": scores, "distance": distance}
+    return {"correct": scores[0] > max(scores[1:]), "scores": scores, "distance": distance, "held": held}
 
 
 def probe_recall(model, tok, block_size: int, schedule: Schedule, probes: Iterable, progress=None,
@@ -87,6 +90,7 @@ def probe_recall(model, tok, block_size: int, schedule: Schedule, probes: Iterab
     if writer is not None:
         readings.append(("with_model_summary", schedule, writer))
     out = {key: {"hits": 0, "by_distance": {}} for key, _, _ in readings}
+    held = {True: [0, 0], False: [0, 0]}  # with memory: [hits, probes] where the summary holds the answer / not
     n, chance = 0, 0.0
     for probe in probes:
         n += 1
@@ -97,6 +101,9 @@ def probe_recall(model, tok, block_size: int, schedule: Schedule, probes: Iterab
             b[0] += r["correct"]
             b[1] += 1
             out[key]["hits"] += r["correct"]
+            if key == "with_memory":
+                held[r["held"]][0] += r["correct"]
+                held[r["held"]][1] += 1
         if progress is not None:
             progress()
     for key, _, _ in readings:
@@ -104,6 +111,12 @@ def probe_recall(model, tok, block_size: int, schedule: Schedule, probes: Iterab
         out[key]["recall"] = round(hits / n, 4) if n else None
         out[key]["by_distance"] = {k: {"recall": round(h / t, 4), "probes": t}
                                    for k, (h, t) in sorted(out[key]["by_distance"].items(), key=_bucket_order)}
+    # Why recall with memory is what it is: how often the summary holds the answer at all, and how often the
+    # model picks it when it does (recall <= held + (1 - held) x chance for a model that reads perfectly)
+    out["with_memory"]["answer_in_summary"] = round(held[True][1] / n, 4) if n else None
+    for flag, key in ((True, "recall_if_in_summary"), (False, "recall_if_not_in_summary")):
+        h, t = held[flag]
+        out["with_memory"][key] = round(h / t, 4) if t else None
     out["chance"] = round(chance / n, 4) if n else None
     out["probes"] = n
     return out

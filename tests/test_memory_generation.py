@@ -307,6 +307,21 @@ def test_probe_recall_report_and_chance():
     assert int(bucket.rstrip("+")) >= 4  # the fact is many windows back
     assert rep["with_memory"]["by_distance"] == {bucket: {"recall": 1.0, "probes": 2}}
     assert rep["without_memory"]["by_distance"] == {bucket: {"recall": 0.0, "probes": 2}}
+    assert rep["with_memory"]["answer_in_summary"] == 1.0 and rep["with_memory"]["recall_if_in_summary"] == 1.0
+    assert rep["with_memory"]["recall_if_not_in_summary"] is None
+
+
+def test_probe_recall_says_how_often_the_summary_holds_the_answer():
+    tok = story_tok()
+    model = CopyModel(tok.vocab_size)
+    sch = make_schedule(RBLOCK, RBUDGET)
+    # "Zed" was never told: the summary cannot hold it, and the copying model picks the cat it read about
+    probes = [pet_probe(), Probe(PET_STORY, "Zed", ["Pip"], len(INTRO))]
+    assert score_probe(model, tok, RBLOCK, sch, probes[1])["held"] is False
+    assert score_probe(model, tok, RBLOCK, None, probes[1])["held"] is None
+    wm = probe_recall(model, tok, RBLOCK, sch, probes)["with_memory"]
+    assert wm["answer_in_summary"] == 0.5
+    assert wm["recall_if_in_summary"] == 1.0 and wm["recall_if_not_in_summary"] == 0.0
 
 
 class BlindModel(CopyModel):
