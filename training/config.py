@@ -73,6 +73,9 @@ class TrainConfig:
     summary_write_ratio: float = opt(0.0, "share of the memory rows that teach the model to write its summary "
                                           "(previous summary + evicted text -> new summary); 0 = off, an "
                                           "experiment (training/summary_write_rows.py)")
+    memory_recall_weight: float = opt(1.0, "loss weight of the targets a memory row can only get from its summary "
+                                           "(a token of the summary the window uses for the first time); 1 = "
+                                           "no extra weight (training/recall_weights.py)")
     copy_warmup_iters: int = opt(0, "during the first this many steps, half of each batch's rows are a span of the "
                                     "text written twice, so the model learns early to copy what it read (names "
                                     "from its window and its summary); 0 = off (training/copy_rows.py)")
@@ -182,6 +185,8 @@ def check_config(cfg: TrainConfig) -> None:
     for key in ("beta1", "beta2"):
         if not 0 <= getattr(cfg, key) < 1:
             raise UserError(f"{key} must be in [0, 1), got {getattr(cfg, key)}")
+    if not (math.isfinite(cfg.memory_recall_weight) and cfg.memory_recall_weight > 0):
+        raise UserError(f"memory_recall_weight must be a number > 0, got {cfg.memory_recall_weight}")
     if cfg.copy_warmup_iters < 0:
         raise UserError(f"copy_warmup_iters must be >= 0, got {cfg.copy_warmup_iters}")
     for key in ("memory_ratio", "summary_write_ratio", "chat_ratio"):

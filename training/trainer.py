@@ -31,6 +31,7 @@ from training.runtime import (DTYPES, Dist, autocast_dtype, check_memory, config
 from training.chat_rows import chat_rows, eval_picks, find_chat_examples, recall_examples, sample_chat_rows
 from training.copy_rows import with_copy_rows
 from training.memory_batches import load_memory_examples, mask_prefix_targets, sample_mixed
+from training.recall_weights import common_tokens, recall_weights, weighted_loss
 from training.summary_write_rows import with_write_rows
 from training.step import EVAL_SEED_OFFSET, build_model, eval_starts, lr_at, make_optimizer, to_device
 
@@ -56,6 +57,8 @@ class Trainer:
                             f"{cfg.block_size + 1}: add data or lower block_size")
         self.memory = load_memory_examples(paths.processed, self.meta, "train", cfg.block_size) \
             if cfg.memory_ratio > 0 else None
+        weigh = self.memory is not None and cfg.memory_recall_weight != 1
+        self.common = common_tokens(self.data["train"]) if weigh else None
         self.chat = {s: find_chat_examples(d, cfg.block_size) for s, d in self.data.items()} \
             if cfg.chat_ratio > 0 else None
         if self.chat is not None and not len(self.chat["train"]):
@@ -205,13 +208,18 @@ class Trainer:
         total = 0.0
         for micro in range(cfg.grad_accum):
             rows, prefix_lens, ends = self.sample_batch()
+            weights = recall_weights(rows, prefix_lens, cfg.memory_recall_weight, self.common) \
+                if self.common is not None else None
             x, y = to_device(rows, self.device)
             y = mask_prefix_targets(y, prefix_lens, ends)
             last = micro == cfg.grad_accum - 1
             sync = nullcontext() if last or self.dist.world == 1 else model.no_sync()
             with sync:
                 with self.autocast():
-                    _, loss = model(x, y)
+                    if weights is None:
+                        _, loss = model(x, y)
+                    else:
+                        loss = weighted_loss(model(x)[0], y, weights)
                 self.scaler.scale(loss / cfg.grad_accum).backward()
             total += loss.item()
         if cfg.grad_clip > 0:

@@ -1,0 +1,81 @@
+"""Recall weights (training/recall_weights.py): which targets of a memory row weigh more, that other rows keep
+weight 1, the weighted loss, and the trainer's memory_recall_weight (changes what is learned, resumes bit for bit,
+one-line error for a bad value)."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from common.config import UserError, build_config
+from common.text_format import SUMMARY_CLOSE_ID, SUMMARY_OPEN_ID
+from model.checkpoint import LAST, load_checkpoint
+from training import train
+from training.recall_weights import common_tokens, recall_weights, weighted_loss
+from training.train import TrainConfig
+
+from tests.test_memory_step import TINY, built  # noqa: F401  (the module fixture: a demo dataset + memory)
+
+O, C = SUMMARY_OPEN_ID, SUMMARY_CLOSE_ID
+
+
+def test_recall_targets_are_summary_tokens_the_window_uses_first_and_that_are_not_common():
+    #             prefix: <s> 50 51 60 </s>   window: 40 50 40 50 51 60 52
+    row = [O, 50, 51, 60, C, 40, 50, 40, 50, 51, 60, 52]
+    w = recall_weights(torch.tensor([row]), torch.tensor([5]), 4.0, common=np.array([60]))
+    assert w.shape == (1, len(row) - 1)
+    # target of position t is row[t + 1]: 50 first used at index 6 (position 5), 51 at index 9 (position 8);
+    # the second 50 (index 8) is in the window already; 60 is common; 40 and 52 are not in the summary
+    assert w[0].tolist() == [1, 1, 1, 1, 1, 4, 1, 1, 4, 1, 1]
+
+
+def test_only_memory_example_rows_are_weighted():
+    plain = [50] * 8
+    writing = [O, 50, C, 50, 51, O, 51, C]       # a summary-writing row: its prefix ends with <|summary|>
+    chat = [7, 50, 8, 9, 50, 10, 51, 0]          # a chat row: no summary at the front
+    memory = [O, 50, C, 51, 50, 52, 50, 51]
+    rows = torch.tensor([plain, writing, chat, memory])
+    w = recall_weights(rows, torch.tensor([0, 6, 5, 3]), 3.0, common=np.array([], dtype=np.int64))
+    assert w[:3].eq(1).all()
+    assert w[3].tolist() == [1, 1, 1, 3, 1, 1, 1]
+
+
+def test_common_tokens_are_the_most_frequent_ids():
+    data = np.array([5, 5, 5, 2, 2, 9, 1, 1, 1, 1], dtype=np.uint16)
+    assert common_tokens(data, k=2).tolist() == [1, 5]
+
+
+def test_the_weighted_loss_is_the_weighted_mean_over_the_targets_kept():
+    logits = torch.randn(2, 3, 7, generator=torch.Generator().manual_seed(0))
+    targets = torch.tensor([[1, -1, 3], [4, 5, 6]])
+    weights = torch.tensor([[2.0, 9.0, 1.0], [1.0, 1.0, 3.0]])
+    ce = F.cross_entropy(logits.reshape(-1, 7), targets.reshape(-1), ignore_index=-1, reduction="none")
+    expected = (2 * ce[0] + ce[2] + ce[3] + ce[4] + 3 * ce[5]) / 8
+    assert torch.allclose(weighted_loss(logits, targets, weights), expected)
+    ones = torch.ones(2, 3)
+    assert torch.allclose(weighted_loss(logits, targets, ones),
+                          F.cross_entropy(logits.reshape(-1, 7), targets.reshape(-1), ignore_index=-1))
+
+
+def cfg_of(**over) -> TrainConfig:
+    return build_config(TrainConfig, {**TINY, **over})
+
+
+def test_recall_weight_changes_training_and_resumes_bit_for_bit(built, tmp_path):  # noqa: F811
+    paths = built[0]
+    common = {"memory_recall_weight": 5.0, "lr_decay_iters": 6}
+    train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "a"), **common), paths)
+    train.run(cfg_of(max_iters=3, out_dir=str(tmp_path / "b"), **common), paths)
+    assert train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "b"), **common), paths)["resumed"]
+    train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "c"), lr_decay_iters=6), paths)
+    wa, wb, wc = (load_checkpoint(tmp_path / x / LAST).tensors for x in "abc")
+    for k in wa:
+        if k.startswith(("model/", "optim/")):
+            assert torch.equal(wa[k], wb[k]), k
+    assert not torch.equal(wa["model/wte.weight"], wc["model/wte.weight"])
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
+def test_a_bad_recall_weight_is_a_one_line_error(built, tmp_path, bad):  # noqa: F811
+    with pytest.raises(UserError, match="memory_recall_weight.* must be a"):
+        train.run(cfg_of(max_iters=1, memory_recall_weight=bad, out_dir=str(tmp_path / "x")), built[0])
