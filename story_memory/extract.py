@@ -36,7 +36,7 @@ september october november december spring summer autumn winter christmas god so
 nowhere inside outside above below behind across together back home down up over out off around everybody
 things people""".split())
 # A sentence-first word with no other evidence of being a name counts only before a word shaped like a verb of
-# narration: one ending in -ed, or one of these irregular past forms ("Arlo woke", not "Long ago", "Thin clouds").
+# narration: one ending in -ed, or one of these irregular past forms and modals ("Arlo woke", not "Long ago").
 IRREGULAR_PAST = set("""was had did went came saw took gave made got knew thought felt kept held found told said
 sat stood left ran won woke wore sang swam began drew grew threw flew ate fell rode wrote spoke broke chose froze
 hid shook forgot heard brought bought caught taught fought sought meant slept swept wept crept built sent spent
