@@ -7,15 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from common.config import UserError, build_config
-from model.checkpoint import LAST, load_checkpoint
+from common.config import UserError
 from model.gpt import GPT, ModelConfig
 from training import train
 from training.copy_rows import repeat_rows, with_copy_rows
 from training.memory_batches import load_memory_examples, sample_mixed
-from training.train import TrainConfig
 
-from tests.test_memory_step import BLOCK, TINY, built  # noqa: F401  (the module fixture: a demo dataset + memory)
+from tests.test_memory_step import (  # noqa: F401  (built: the module fixture, a demo dataset + memory)
+    BLOCK, assert_option_changes_training_and_resumes, built, cfg_of)
 
 
 def test_repeat_rows_write_one_span_of_the_data_twice():
@@ -67,22 +66,9 @@ def test_a_model_trained_on_copy_rows_learns_to_copy_what_it_has_not_seen_before
     assert second < first / 3     # the repeat is copied from the window
 
 
-def cfg_of(**over) -> TrainConfig:
-    return build_config(TrainConfig, {**TINY, **over})
-
-
 def test_copy_warmup_changes_training_and_resumes_bit_for_bit_across_its_end(built, tmp_path):  # noqa: F811
-    paths = built[0]
-    common = {"copy_warmup_iters": 3, "lr_decay_iters": 6}
-    train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "a"), **common), paths)
-    train.run(cfg_of(max_iters=2, out_dir=str(tmp_path / "b"), **common), paths)
-    assert train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "b"), **common), paths)["resumed"]
-    train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "c"), lr_decay_iters=6), paths)
-    wa, wb, wc = (load_checkpoint(tmp_path / x / LAST).tensors for x in "abc")
-    for k in wa:
-        if k.startswith(("model/", "optim/")):
-            assert torch.equal(wa[k], wb[k]), k
-    assert not torch.equal(wa["model/wte.weight"], wc["model/wte.weight"])
+    # stopped at step 2, resumed across the end of the warm-up (step 3)
+    assert_option_changes_training_and_resumes(built[0], tmp_path, {"copy_warmup_iters": 3}, stop=2)
 
 
 def test_a_negative_copy_warmup_is_a_one_line_error(built, tmp_path):  # noqa: F811

@@ -78,6 +78,21 @@ def cfg_of(**over) -> TrainConfig:
     return build_config(TrainConfig, {**TINY, **over})
 
 
+def assert_option_changes_training_and_resumes(paths: DatasetPaths, tmp_path: Path, option: dict, stop: int) -> None:
+    """Six steps with `option` equal a run stopped after `stop` steps and resumed (weights and AdamW state bit for
+    bit), and differ from six steps without it."""
+    common = {**option, "lr_decay_iters": 6}
+    train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "a"), **common), paths)
+    train.run(cfg_of(max_iters=stop, out_dir=str(tmp_path / "b"), **common), paths)
+    assert train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "b"), **common), paths)["resumed"]
+    train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "c"), lr_decay_iters=6), paths)
+    wa, wb, wc = (load_checkpoint(tmp_path / x / LAST).tensors for x in "abc")
+    for k in wa:
+        if k.startswith(("model/", "optim/")):
+            assert torch.equal(wa[k], wb[k]), k
+    assert not torch.equal(wa["model/wte.weight"], wc["model/wte.weight"])
+
+
 # ------------------------------------------------------------------------------------------- the files
 def test_memory_files_counts_and_examples(built):
     paths, files, counts = built

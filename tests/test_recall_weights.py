@@ -7,14 +7,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from common.config import UserError, build_config
+from common.config import UserError
 from common.text_format import SUMMARY_CLOSE_ID, SUMMARY_OPEN_ID
-from model.checkpoint import LAST, load_checkpoint
 from training import train
 from training.recall_weights import common_tokens, recall_weights, weighted_loss
-from training.train import TrainConfig
 
-from tests.test_memory_step import TINY, built  # noqa: F401  (the module fixture: a demo dataset + memory)
+from tests.test_memory_step import (  # noqa: F401  (built: the module fixture, a demo dataset + memory)
+    assert_option_changes_training_and_resumes, built, cfg_of)
 
 O, C = SUMMARY_OPEN_ID, SUMMARY_CLOSE_ID
 
@@ -57,22 +56,8 @@ def test_the_weighted_loss_is_the_weighted_mean_over_the_targets_kept():
                           F.cross_entropy(logits.reshape(-1, 7), targets.reshape(-1), ignore_index=-1))
 
 
-def cfg_of(**over) -> TrainConfig:
-    return build_config(TrainConfig, {**TINY, **over})
-
-
 def test_recall_weight_changes_training_and_resumes_bit_for_bit(built, tmp_path):  # noqa: F811
-    paths = built[0]
-    common = {"memory_recall_weight": 5.0, "lr_decay_iters": 6}
-    train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "a"), **common), paths)
-    train.run(cfg_of(max_iters=3, out_dir=str(tmp_path / "b"), **common), paths)
-    assert train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "b"), **common), paths)["resumed"]
-    train.run(cfg_of(max_iters=6, out_dir=str(tmp_path / "c"), lr_decay_iters=6), paths)
-    wa, wb, wc = (load_checkpoint(tmp_path / x / LAST).tensors for x in "abc")
-    for k in wa:
-        if k.startswith(("model/", "optim/")):
-            assert torch.equal(wa[k], wb[k]), k
-    assert not torch.equal(wa["model/wte.weight"], wc["model/wte.weight"])
+    assert_option_changes_training_and_resumes(built[0], tmp_path, {"memory_recall_weight": 5.0}, stop=3)
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
