@@ -131,14 +131,13 @@ def _name_at(words: list[str], i: int, known: set[str], inner: set[str]) -> tupl
     w = words[i]
     if not _is_cap(w):
         return "", i + 1, False
-    parts, j = [], i
+    parts, j, first = [], i, _first_alpha(words)
     while j < len(words) and _is_cap(words[j]):
         base, poss = _base(words[j])
         low = base.lower()
         if low.endswith("s") and low[:-1] in OPENERS:
             low = low[:-1]  # Saturdays, Mondays
-        first_word = j == _first_alpha(words)
-        if (low in OPENERS or (first_word and low in STOP)) \
+        if (low in OPENERS or (j == first and low in STOP)) \
                 and not (low in TITLES and j + 1 < len(words) and _is_cap(words[j + 1])):
             if parts:
                 break
@@ -151,7 +150,6 @@ def _name_at(words: list[str], i: int, known: set[str], inner: set[str]) -> tupl
         return "", i + 1, False
     name = " ".join(parts)
     poss = _base(words[j - 1])[1]
-    first = next((k for k, x in enumerate(words) if x[0].isalpha()), 0)
     if i == first and name not in known and not poss and name not in inner:
         nxt = words[j] if j < len(words) else ""
         verb_next = nxt[:1].islower() and nxt.isalpha() and (nxt.endswith("ed") or nxt in IRREGULAR_PAST)
