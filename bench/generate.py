@@ -115,7 +115,7 @@ def bench_shape(name: str, args, dtypes: list[str], bandwidth: float, out: Path)
     for r in rep["reference"]:
         r["x_best_reference"] = r["tokens_per_s"] / ref
         print(f"reference fp32 (no cache, {r['threads']} thread(s)): {r['tokens_per_s']:.1f} tokens/s")
-    print(f"{'dtype':6}{'threads':>8}{'tokens/s':>10}{'MB/token':>10}{'limit':>8}{'of limit':>9}{'vs ref':>8}"
+    print(f"{'dtype':6}{'threads':>8}{'products':>9}{'tokens/s':>10}{'MB/token':>10}{'limit':>8}{'of limit':>9}{'vs ref':>8}"
           f"{'ms@500':>8}{'ms@5000':>9}{'5000/500':>9}{'peak RSS MB':>12}")
     for dt in dtypes:
         nbytes = weight_bytes_per_token(load_model(ckpt, dt).model)
@@ -123,12 +123,12 @@ def bench_shape(name: str, args, dtypes: list[str], bandwidth: float, out: Path)
         ms = s["per_token_ms"]
         a, b = ms.get("500"), ms.get("5000")
         limit = bandwidth * 1e9 / nbytes
-        row = {"dtype": dt, "threads": s["threads"], "tokens_per_s": s["tokens_per_s"], "weight_mb_per_token":
+        row = {"dtype": dt, "threads": s["threads"], "products": s["products"], "tokens_per_s": s["tokens_per_s"], "weight_mb_per_token":
                nbytes / 1e6, "limit_tokens_per_s": limit, "fraction_of_limit": s["tokens_per_s"] / limit,
                "x_best_reference": s["tokens_per_s"] / ref, "ms_at_500": a, "ms_at_5000": b,
                "peak_rss_mb": s["peak_rss_mb"]}
         rep["ours"].append(row)
-        print(f"{dt:6}{row['threads']:>8}{row['tokens_per_s']:>10.1f}{nbytes / 1e6:>10.1f}{limit:>8.0f}"
+        print(f"{dt:6}{row['threads']:>8}{row['products']:>9}{row['tokens_per_s']:>10.1f}{nbytes / 1e6:>10.1f}{limit:>8.0f}"
               f"{row['fraction_of_limit']:>9.0%}{row['x_best_reference']:>8.1f}{a or '-':>8}{b or '-':>9}"
               f"{f'{b / a:.2f}' if a and b else '-':>9}{row['peak_rss_mb']:>12.0f}")
     fp32 = next((r for r in rep["ours"] if r["dtype"] == "fp32"), None)
@@ -144,10 +144,11 @@ def bench_shape(name: str, args, dtypes: list[str], bandwidth: float, out: Path)
         for n in [int(x) for x in args.batch_sizes.split(",")]:
             s = ours(ckpt, dt, args.batch_tokens, 0, out, samples=n)
             share = s["tokens_per_s"] / (n * single)
-            rep["batched"].append({"dtype": dt, "samples": n, "threads": s["threads"],
+            rep["batched"].append({"dtype": dt, "samples": n, "threads": s["threads"], "products": s["products"],
                                    "tokens_per_s": s["tokens_per_s"], "single_tokens_per_s": single,
                                    "of_n_x_single": share, "peak_rss_mb": s["peak_rss_mb"]})
-            line += f"; {n}: {s['tokens_per_s']:.0f} ({share:.2f} of {n} x single, {s['threads']} thr.)"
+            line += (f"; {n}: {s['tokens_per_s']:.0f} ({share:.2f} of {n} x single, {s['threads']} thr., "
+                     f"products in {s['products']})")
         print(line)
     return rep
 

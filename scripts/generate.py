@@ -5,8 +5,9 @@ prompt with the tokenizer stored in the checkpoint, and samples token by token (
 of block_size slots, a sliding window past the block (cost and memory per token stay flat), temperature, top-k,
 top-p, a repetition penalty over a window of recent tokens, and weight-only int8 or fp16/bf16 weights. Same seed,
 checkpoint, flags (and thread count): the same text, byte for byte. Several samples (`--num-samples`) are decoded
-together, up to `--batch` at a time, each the same text it would be alone; the thread count is picked by timing
-a few steps unless `--threads` sets it.
+together, up to `--batch` at a time, each the same text it would be alone; the thread count, and for float32 models
+whether the weight products run in numpy's BLAS or in torch, are picked by timing a few steps (`--threads` sets
+the count).
 
 The story goes to stdout (the prompt, then the continuation; samples separated by a line of dashes); tokens/s
 and peak RSS go to stderr, and with `--stats-json` to a JSON file: tokens, tokens_per_s, peak_rss_mb, and the
@@ -38,7 +39,7 @@ from common.paths import DatasetPaths
 from generation.inference import LoadedModel, find_checkpoint, generate_ids, generate_rows, load_model
 from generation.memory_window import schedule_of
 from generation.sampling_config import SamplingConfig
-from generation.threads import decode_threads, pick_threads
+from generation.threads import blas_products, decode_threads, pick_decoding
 from story_memory.rolling import Schedule
 from training.runtime import peak_rss_mb
 from training.runtime import set_malloc_mmap_threshold
@@ -61,7 +62,8 @@ class GenerateConfig(SamplingConfig):
     stop_at_eot: bool = opt(True, "stop a sample at <|endoftext|>")
     stream: bool = opt(False, "print tokens as they are generated")
     threads: int = opt(0, "CPU threads while generating (0: auto, times a few steps at 1 thread and at every core "
-                          "and keeps the faster; which wins depends on the model and --dtype)")
+                          "and keeps the faster; which wins depends on the model, --dtype and how many samples "
+                          "are decoded together)")
     batch: int = opt(8, "decode up to this many samples together (the weights stream from memory once per step "
                         "for all of them); samples are decoded one at a time with --stream or rolling memory")
     memory: str = opt("auto", "rolling (text leaving the window is folded into a summary the model reads), off "
@@ -184,10 +186,10 @@ def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
     schedule = memory_schedule(lm, cfg.memory)
     memory_log: list | None = [] if cfg.memory_log and schedule is not None else None
     together = 1 if cfg.stream or schedule is not None else min(cfg.batch, cfg.num_samples)
-    threads = cfg.threads or pick_threads(lm.model, together)
+    threads, in_torch = pick_decoding(lm.model, together, [cfg.threads] if cfg.threads else None)
     out, texts, timings = sys.stdout, [], {}
     tokens, gen_s = 0, 0.0
-    with decode_threads(threads, lm.model):
+    with decode_threads(threads, lm.model, in_torch):
         for first in range(0, cfg.num_samples, together):
             seeds = [cfg.seed + i for i in range(first, min(first + together, cfg.num_samples))]
             if len(seeds) > 1:
@@ -218,10 +220,12 @@ def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
     stats = {"tokens": tokens, "tokens_per_s": round(tokens / gen_s, 1) if gen_s else 0.0,
              "peak_rss_mb": round(peak_rss_mb(), 1), "per_token_ms": timings, "samples": cfg.num_samples,
              "decoded_together": together, "load_s": round(load_s, 3), "dtype": cfg.dtype, "threads": threads,
+             "products": "torch" if in_torch or not blas_products(lm.model) else "numpy",
              "checkpoint": str(lm.path), "step": lm.state.get("step"),
              "memory": "rolling" if schedule is not None else "off"}
     print(f"generate: {tokens:,} tokens at {stats['tokens_per_s']:,.1f} tokens/s, peak RSS "
-          f"{stats['peak_rss_mb']:,.0f} MB ({cfg.dtype}, {threads} thread{'s' if threads > 1 else ''}, "
+          f"{stats['peak_rss_mb']:,.0f} MB ({cfg.dtype}, {threads} thread{'s' if threads > 1 else ''}, products in "
+          f"{stats['products']}, "
           f"{together} sample{'s' if together > 1 else ''} at a time, {lm.path})", file=sys.stderr)
     if cfg.out_file:
         atomic_write_bytes(Path(cfg.out_file).expanduser(), (SEPARATOR.join(texts) + "\n").encode("utf-8"))

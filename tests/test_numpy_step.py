@@ -1,5 +1,5 @@
 """The numpy decoding step and batched decoding: logits equal to the torch path for every model layout and for int8
-weights, through the sliding window and a pinned prefix; rows decoded together give each seed's own sample;
+weights, with the float products in numpy's BLAS or in torch, through the sliding window and a pinned prefix; rows decoded together give each seed's own sample;
 the thread settings are put back; the benchmark's weight-bytes count."""
 
 import pytest
@@ -7,9 +7,9 @@ import torch
 
 from bench.bandwidth import weight_bytes_per_token
 from generation.inference import KVDecoder, generate_ids, generate_rows, load_model
-from generation.numpy_step import supports
+from generation.numpy_step import set_torch_products, supports, torch_products
 from generation.sampling_config import SampleConfig
-from generation.threads import decode_threads, pick_threads
+from generation.threads import decode_threads, pick_decoding
 from model.checkpoint import save_checkpoint
 from model.gpt import GPT, ModelConfig
 from model.tokenizer import CharTokenizer
@@ -45,6 +45,14 @@ def ckpts(tmp_path_factory):
     return {name: checkpoint(root / name / "last.safetensors", name) for name in LAYOUTS}
 
 
+@pytest.fixture(params=["numpy", "torch"])
+def products(request):
+    """Where the float32 weight products run for the decoders a test builds (put back after)."""
+    before = set_torch_products(request.param == "torch")
+    yield request.param
+    set_torch_products(before)
+
+
 def stepped(model, ids, numpy_step: bool, pinned: int = 3) -> torch.Tensor:
     dec = KVDecoder(model, pinned, numpy_step=numpy_step)
     assert (dec.fast is not None) == numpy_step
@@ -54,11 +62,12 @@ def stepped(model, ids, numpy_step: bool, pinned: int = 3) -> torch.Tensor:
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("dtype,tol", [("fp32", 1e-5), ("int8", 2e-2)])
-def test_numpy_step_logits_equal_the_torch_path_past_the_block(ckpts, layout, dtype, tol):
+def test_numpy_step_logits_equal_the_torch_path_past_the_block(ckpts, layout, dtype, tol, products):
     lm = load_model(ckpts[layout], dtype)
     assert supports(lm.model)
     ids = torch.randint(16, lm.tokenizer.vocab_size, (80,), generator=torch.Generator().manual_seed(2)).tolist()
     fast, ref = stepped(lm.model, ids, True), stepped(lm.model, ids, False)  # 80 tokens: the block (24) wraps
+    assert KVDecoder(lm.model).fast.in_torch == (products == "torch")
     assert fast.shape == ref.shape == (76, lm.model.cfg.vocab_size)
     assert torch.allclose(fast, ref, atol=tol, rtol=0), (fast - ref).abs().max()
     assert fast.std() > 0.01  # real logits, not a constant
@@ -70,7 +79,7 @@ def test_low_precision_floats_keep_the_torch_path(ckpts):
 
 
 @pytest.mark.parametrize("layout", ["default", "gpt2"])
-def test_rows_decoded_together_are_each_seeds_own_sample(ckpts, layout):
+def test_rows_decoded_together_are_each_seeds_own_sample(ckpts, layout, products):
     lm = load_model(ckpts[layout])
     prompt = lm.tokenizer.encode("the cat").tolist()
     sample = SampleConfig(temperature=1.0, top_p=0.95, repetition_penalty=1.1, stop_at_eot=False)
@@ -116,9 +125,15 @@ def test_decode_threads_give_the_products_pool_the_threads_and_put_both_back(ckp
         assert torch.get_num_threads() == 1 and blas_threads() == {2}
     with decode_threads(2, int8):  # int8 products run in torch: BLAS keeps one thread
         assert torch.get_num_threads() == 2 and blas_threads() == {1}
-    assert torch.get_num_threads() == before and blas_threads() == blas_before
-    assert pick_threads(load_model(ckpts["default"]).model, candidates=[1, 2]) in (1, 2)
-    assert torch.get_num_threads() == before
+    with decode_threads(2, fp32, torch_products=True):  # float32 products moved to torch: torch gets the threads
+        assert torch.get_num_threads() == 2 and blas_threads() == {1} and torch_products()
+        assert KVDecoder(fp32).fast.in_torch
+    assert torch.get_num_threads() == before and blas_threads() == blas_before and not torch_products()
+    assert not KVDecoder(fp32).fast.in_torch
+    picked = pick_decoding(fp32, rows=2, candidates=[1, 2])
+    assert picked[0] in (1, 2) and isinstance(picked[1], bool)
+    assert pick_decoding(int8, candidates=[2]) == (2, False)  # one option: nothing to time
+    assert torch.get_num_threads() == before and not torch_products()
 
 
 def test_weight_bytes_per_token_counts_every_matrix_once_and_one_embedding_row(ckpts):
@@ -136,7 +151,7 @@ def test_weight_bytes_per_token_counts_every_matrix_once_and_one_embedding_row(c
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
-def test_numpy_prefill_fills_the_cache_as_the_torch_path(ckpts, layout):
+def test_numpy_prefill_fills_the_cache_as_the_torch_path(ckpts, layout, products):
     lm = load_model(ckpts[layout])
     ids = torch.randint(16, lm.tokenizer.vocab_size, (2, 20), generator=torch.Generator().manual_seed(3)).tolist()
     fast, ref = KVDecoder(lm.model, 3, rows=2), KVDecoder(lm.model, 3, rows=2, numpy_step=False)
