@@ -148,7 +148,7 @@ class NumpyStep:
         cfg = model.cfg
         self.H, self.D, self.C = cfg.n_head, cfg.head_dim, cfg.n_embd
         self.k, self.v = k.numpy(), v.numpy()
-        self.k_t, self.v_t = k, v  # the same memory, for torch's fused attention when products run in torch
+        self.k_t, self.v_t = k, v  # the same memory, for torch's fused attention
         wte = model.wte
         self.emb = _arr(wte.weight_t).T if isinstance(wte, TransposedEmbedding) else _arr(wte.weight)
         self.wpe = _arr(model.wpe.weight) if model.wpe is not None else None
@@ -156,6 +156,9 @@ class NumpyStep:
         self.scale = np.float32(1.0 / math.sqrt(self.D))
         self.layers = []
         self.in_torch = in_torch = torch_products()
+        # Attention runs where the threads are: torch's pool when the products run in torch (float32 with
+        # torch_products, or int8 weights), numpy otherwise (generation/threads.py sizes the pools).
+        self.attention_in_torch = in_torch or any(isinstance(m, Int8Linear) for m in model.modules())
         for block in model.blocks:
             a = block.attn
             self.layers.append((_norm(block.norm1), _linear(a.qkv, in_torch),
@@ -237,7 +240,7 @@ class NumpyStep:
             q, k = qk[:, 0], qk[:, 1]  # [B, H, D]
             self.k[li, :, :, slot] = k
             self.v[li, :, :, slot] = v
-            if self.in_torch:  # one fused call on torch's threads (8 rows of `small`: 1.0 ms a step against 1.5)
+            if self.attention_in_torch:  # one fused call (8 rows of `small`: 1.0 ms a step against 1.5 in numpy)
                 y = F.scaled_dot_product_attention(torch.from_numpy(q)[:, :, None], self.k_t[li, :, :, :valid],
                                                    self.v_t[li, :, :, :valid]).numpy()  # [B, H, 1, D]
             else:
