@@ -93,6 +93,11 @@ COMMANDS = {
                                                                         "one"),
     "python bench/chat.py --checkpoint training/out/chat": Skip("a benchmark of a trained chat model; "
                                                                 "tests/test_chat_bench.py runs it on a tiny one"),
+    "python run.py --config profiles/memory-recall.yaml --dataset-dir dataset-memory":
+        Skip("trains 4,000 steps (~9 minutes); tests/test_memory_recall_profile.py runs it with "
+                                            "fewer stories and steps"),
+    "python bench/memory.py --checkpoint recall=training/out/memory-recall --dataset-dir dataset-memory "
+    "--max-probes 300": Skip("a benchmark of a trained model; tests/test_memory_generation.py runs it on a tiny one"),
     "python bench/memory.py --checkpoint tiny=training/out/tiny --dataset-dir dataset --max-probes 300":
         Skip("a ~5-minute benchmark of a trained model; tests/test_memory_generation.py runs it on a tiny one"),
 }
