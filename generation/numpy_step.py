@@ -41,6 +41,12 @@ def supports(model: GPT) -> bool:
                for p in list(model.parameters()) + [b for b in model.buffers() if b.is_floating_point()])
 
 
+def blas_products(model: GPT) -> bool:
+    """True when the model's weight products can run in numpy's BLAS (float32 on the CPU), False when they run in
+    torch (int8, bf16, fp16, GPUs)."""
+    return supports(model) and not any(isinstance(m, Int8Linear) for m in model.modules())
+
+
 def _arr(t: torch.Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().numpy()
 
@@ -158,7 +164,7 @@ class NumpyStep:
         self.in_torch = in_torch = torch_products()
         # Attention runs where the threads are: torch's pool when the products run in torch (float32 with
         # torch_products, or int8 weights), numpy otherwise (generation/threads.py sizes the pools).
-        self.attention_in_torch = in_torch or any(isinstance(m, Int8Linear) for m in model.modules())
+        self.attention_in_torch = in_torch or not blas_products(model)
         for block in model.blocks:
             a = block.attn
             self.layers.append((_norm(block.norm1), _linear(a.qkv, in_torch),

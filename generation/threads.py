@@ -27,15 +27,9 @@ from threadpoolctl import threadpool_limits
 
 from common.parallel import cpu_count
 from generation.kv_decoder import KVDecoder
-from generation.numpy_step import set_torch_products, supports
-from generation.quantize import Int8Linear
+from generation.numpy_step import blas_products, set_torch_products
 
 PROBE_STEPS = 24  # timed decoding steps per candidate (after as many untimed ones: caches, thread pools)
-
-
-def blas_products(model) -> bool:
-    """True when the model's weight products run in numpy's BLAS (float32 on the CPU), False for torch."""
-    return supports(model) and not any(isinstance(m, Int8Linear) for m in model.modules())
 
 
 def pool_sizes(n: int, model, torch_products: bool = False) -> tuple[int, int]:
