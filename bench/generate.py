@@ -115,21 +115,21 @@ def bench_shape(name: str, args, dtypes: list[str], bandwidth: float, out: Path)
     for r in rep["reference"]:
         r["x_best_reference"] = r["tokens_per_s"] / ref
         print(f"reference fp32 (no cache, {r['threads']} thread(s)): {r['tokens_per_s']:.1f} tokens/s")
-    print(f"{'dtype':6}{'threads':>8}{'products':>9}{'tokens/s':>10}{'MB/token':>10}{'limit':>8}{'of limit':>9}{'vs ref':>8}"
-          f"{'ms@500':>8}{'ms@5000':>9}{'5000/500':>9}{'peak RSS MB':>12}")
+    print(f"{'dtype':6}{'threads':>8}{'products':>9}{'tokens/s':>10}{'MB/token':>10}{'limit':>8}{'of limit':>9}"
+          f"{'vs ref':>8}{'ms@500':>8}{'ms@5000':>9}{'5000/500':>9}{'peak RSS MB':>12}")
     for dt in dtypes:
         nbytes = weight_bytes_per_token(load_model(ckpt, dt).model)
         s = ours(ckpt, dt, args.tokens, 0, out)
         ms = s["per_token_ms"]
         a, b = ms.get("500"), ms.get("5000")
         limit = bandwidth * 1e9 / nbytes
-        row = {"dtype": dt, "threads": s["threads"], "products": s["products"], "tokens_per_s": s["tokens_per_s"], "weight_mb_per_token":
-               nbytes / 1e6, "limit_tokens_per_s": limit, "fraction_of_limit": s["tokens_per_s"] / limit,
+        row = {"dtype": dt, "threads": s["threads"], "products": s["products"], "tokens_per_s": s["tokens_per_s"],
+               "weight_mb_per_token": nbytes / 1e6, "limit_tokens_per_s": limit, "fraction_of_limit": s["tokens_per_s"] / limit,
                "x_best_reference": s["tokens_per_s"] / ref, "ms_at_500": a, "ms_at_5000": b,
                "peak_rss_mb": s["peak_rss_mb"]}
         rep["ours"].append(row)
-        print(f"{dt:6}{row['threads']:>8}{row['products']:>9}{row['tokens_per_s']:>10.1f}{nbytes / 1e6:>10.1f}{limit:>8.0f}"
-              f"{row['fraction_of_limit']:>9.0%}{row['x_best_reference']:>8.1f}{a or '-':>8}{b or '-':>9}"
+        print(f"{dt:6}{row['threads']:>8}{row['products']:>9}{row['tokens_per_s']:>10.1f}{nbytes / 1e6:>10.1f}"
+              f"{limit:>8.0f}{row['fraction_of_limit']:>9.0%}{row['x_best_reference']:>8.1f}{a or '-':>8}{b or '-':>9}"
               f"{f'{b / a:.2f}' if a and b else '-':>9}{row['peak_rss_mb']:>12.0f}")
     fp32 = next((r for r in rep["ours"] if r["dtype"] == "fp32"), None)
     int8 = next((r for r in rep["ours"] if r["dtype"] == "int8"), None)

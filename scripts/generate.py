@@ -4,11 +4,11 @@ Loads only the model tensors of a checkpoint (default: the newest `training/out/
 prompt with the tokenizer stored in the checkpoint, and samples token by token (`generation.inference`): a KV cache
 of block_size slots, a sliding window past the block (cost and memory per token stay flat), temperature, top-k,
 top-p, a repetition penalty over a window of recent tokens, and weight-only int8 or fp16/bf16 weights. Same seed,
-checkpoint and flags: the same text, byte for byte (the thread count and products pool picked by timing change
-only the rounding of a float's last bits; the same 1,000 tokens either way on both shapes of bench/generate.py). Several samples (`--num-samples`) are decoded
-together, up to `--batch` at a time, each the same text it would be alone; the thread count, and for float32 models
-whether the weight products run in numpy's BLAS or in torch, are picked by timing a few steps (`--threads` sets
-the count).
+checkpoint and flags: the same text, byte for byte (the thread count and products pool, picked by timing, change
+only the last bits of a float's rounding: the same 1,000 tokens either way on both shapes of bench/generate.py).
+Several samples (`--num-samples`) are decoded together, up to `--batch` at a time, each the same text it would be
+alone; the thread count, and for float32 models whether the weight products run in numpy's BLAS or in torch, are
+picked by timing a few steps (`--threads` sets the count).
 
 The story goes to stdout (the prompt, then the continuation; samples separated by a line of dashes); tokens/s
 and peak RSS go to stderr, and with `--stats-json` to a JSON file: tokens, tokens_per_s, peak_rss_mb, and the

@@ -1,6 +1,7 @@
 """The numpy decoding step and batched decoding: logits equal to the torch path for every model layout and for int8
-weights, with the float products in numpy's BLAS or in torch, through the sliding window and a pinned prefix; rows decoded together give each seed's own sample;
-the thread settings are put back; the benchmark's weight-bytes count."""
+weights, with the float products in numpy's BLAS or in torch, through the sliding window and a pinned prefix; rows
+decoded together give each seed's own sample; the thread settings are put back; the benchmark's weight-bytes
+count."""
 
 import pytest
 import torch
