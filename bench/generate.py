@@ -78,12 +78,14 @@ def reference_tokens_per_s(model: GPT, n_tokens: int, threads: int) -> float:
         return n_tokens / (time.perf_counter() - start)
 
 
-def ours(ckpt: Path, dtype: str, tokens: int, threads: int, out: Path, samples: int = 1) -> dict:
-    """scripts/generate.py in a fresh process: its stats JSON (tokens/s, per-token ms, peak RSS, threads)."""
+def ours(ckpt: Path, dtype: str, tokens: int, threads: int, out: Path, samples: int = 1,
+         kv_cache: str = "auto") -> dict:
+    """scripts/generate.py in a fresh process: its stats JSON (tokens/s, per-token ms, peak RSS, threads, products,
+    KV cache dtype)."""
     stats = out / f"stats_{dtype}_{samples}.json"
     cmd = [sys.executable, str(REPO_ROOT / "scripts" / "generate.py"), "--checkpoint", str(ckpt), "--dtype", dtype,
            "--max-new-tokens", str(tokens), "--no-stop-at-eot", "--threads", str(threads), "--stats-json", str(stats),
-           "--num-samples", str(samples), "--batch", str(samples)]
+           "--num-samples", str(samples), "--batch", str(samples), "--kv-cache", kv_cache]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return json.loads(stats.read_text())
 
@@ -123,7 +125,8 @@ def bench_shape(name: str, args, dtypes: list[str], bandwidth: float, out: Path)
         ms = s["per_token_ms"]
         a, b = ms.get("500"), ms.get("5000")
         limit = bandwidth * 1e9 / nbytes
-        row = {"dtype": dt, "threads": s["threads"], "products": s["products"], "tokens_per_s": s["tokens_per_s"],
+        row = {"dtype": dt, "threads": s["threads"], "products": s["products"], "kv_cache": s["kv_cache"],
+               "tokens_per_s": s["tokens_per_s"],
                "weight_mb_per_token": nbytes / 1e6, "limit_tokens_per_s": limit, "fraction_of_limit": s["tokens_per_s"] / limit,
                "x_best_reference": s["tokens_per_s"] / ref, "ms_at_500": a, "ms_at_5000": b,
                "peak_rss_mb": s["peak_rss_mb"]}
@@ -139,17 +142,21 @@ def bench_shape(name: str, args, dtypes: list[str], bandwidth: float, out: Path)
     for dt in args.batch_dtypes.split(","):
         if dt not in dtypes:
             continue
+        # N x the best single-sample rate: one sample at generate's defaults (its KV cache setting too)
         single = ours(ckpt, dt, args.batch_tokens, 0, out)["tokens_per_s"]
-        line = f"batched {dt}, {args.batch_tokens} tokens each: 1 sample {single:.0f} tokens/s"
-        for n in [int(x) for x in args.batch_sizes.split(",")]:
-            s = ours(ckpt, dt, args.batch_tokens, 0, out, samples=n)
-            share = s["tokens_per_s"] / (n * single)
-            rep["batched"].append({"dtype": dt, "samples": n, "threads": s["threads"], "products": s["products"],
-                                   "tokens_per_s": s["tokens_per_s"], "single_tokens_per_s": single,
-                                   "of_n_x_single": share, "peak_rss_mb": s["peak_rss_mb"]})
-            line += (f"; {n}: {s['tokens_per_s']:.0f} ({share:.2f} of {n} x single, {s['threads']} thr., "
-                     f"products in {s['products']})")
-        print(line)
+        for kv in args.batch_kv_caches.split(","):
+            line = (f"batched {dt}, --kv-cache {kv}, {args.batch_tokens} tokens each: "
+                    f"1 sample {single:.0f} tokens/s")
+            for n in [int(x) for x in args.batch_sizes.split(",")]:
+                s = ours(ckpt, dt, args.batch_tokens, 0, out, samples=n, kv_cache=kv)
+                share = s["tokens_per_s"] / (n * single)
+                rep["batched"].append({"dtype": dt, "samples": n, "threads": s["threads"], "products": s["products"],
+                                       "kv_cache_setting": kv, "kv_cache": s["kv_cache"],
+                                       "tokens_per_s": s["tokens_per_s"], "single_tokens_per_s": single,
+                                       "of_n_x_single": share, "peak_rss_mb": s["peak_rss_mb"]})
+                line += (f"; {n}: {s['tokens_per_s']:.0f} ({share:.2f} of {n} x single, {s['threads']} thr., "
+                         f"products in {s['products']}, cache {s['kv_cache']})")
+            print(line)
     return rep
 
 
@@ -196,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-tokens", type=int, default=1000, help="tokens per sample in the batched rows")
     ap.add_argument("--batch-dtypes", default="fp32,int8", help="dtypes of the batched rows")
     ap.add_argument("--batch-sizes", default="2,4,8", help="samples decoded together in the batched rows")
+    ap.add_argument("--batch-kv-caches", default="fp32,auto",
+                    help="generate's --kv-cache settings the batched rows run under, side by side")
     ap.add_argument("--reference-tokens", type=int, default=40, help="tokens timed for the no-cache reference")
     ap.add_argument("--ref-threads", default="1,all", help="thread counts the reference runs at ('all': every "
                                                             "core); ratios are against its best")

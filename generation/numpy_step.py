@@ -1,5 +1,6 @@
 """One decoding step of a float32 GPT on the CPU in numpy: the same arithmetic as the GPT's own modules for
-rows of one new token each, reading and writing the KVDecoder's cache tensors in place (numpy views of them).
+rows of one new token each, reading and writing the KVDecoder's cache tensors in place (numpy views of them; a
+bfloat16 cache, which numpy cannot hold, through torch, whose fused attention then reads it).
 
 Why a second implementation of the step: decoding one token multiplies a vector by every weight once, so its
 floor is the time to stream the weights from memory, and everything else is per-operation overhead. Measured on
@@ -153,8 +154,11 @@ class NumpyStep:
     def __init__(self, model: GPT, k: torch.Tensor, v: torch.Tensor):
         cfg = model.cfg
         self.H, self.D, self.C = cfg.n_head, cfg.head_dim, cfg.n_embd
-        self.k, self.v = k.numpy(), v.numpy()
-        self.k_t, self.v_t = k, v  # the same memory, for torch's fused attention
+        # A float32 cache is also read and written as numpy views of the same memory; a bfloat16 one
+        # (KVDecoder's cache_dtype) only through torch, which casts on the way in and runs the attention on it.
+        self.k_t, self.v_t = k, v
+        self.half_cache = k.dtype != torch.float32
+        self.k, self.v = (None, None) if self.half_cache else (k.numpy(), v.numpy())
         wte = model.wte
         self.emb = _arr(wte.weight_t).T if isinstance(wte, TransposedEmbedding) else _arr(wte.weight)
         self.wpe = _arr(model.wpe.weight) if model.wpe is not None else None
@@ -164,7 +168,7 @@ class NumpyStep:
         self.in_torch = in_torch = torch_products()
         # Attention runs where the threads are: torch's pool when the products run in torch (float32 with
         # torch_products, or int8 weights), numpy otherwise (generation/threads.py sizes the pools).
-        self.attention_in_torch = in_torch or not blas_products(model)
+        self.attention_in_torch = in_torch or not blas_products(model) or self.half_cache
         for block in model.blocks:
             a = block.attn
             self.layers.append((_norm(block.norm1), _linear(a.qkv, in_torch),
@@ -205,10 +209,13 @@ class NumpyStep:
                 swapped = np.concatenate((qk[..., half:], qk[..., :half]), axis=-1)
                 qk = qk * cos_a + swapped * sin_a
             q = qk[:, :, 0].transpose(0, 2, 1, 3)  # [B, H, T, D]
-            keys = self.k[li, :, :, :T]
-            keys[...] = qk[:, :, 1].transpose(0, 2, 1, 3)
-            values = self.v[li, :, :, :T]
-            values[...] = v.transpose(0, 2, 1, 3)
+            keys, values = qk[:, :, 1].transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)
+            if self.half_cache:  # the prompt attends to its exact keys; the cache keeps them rounded
+                self.k_t[li, :, :, :T] = torch.from_numpy(keys)
+                self.v_t[li, :, :, :T] = torch.from_numpy(values)
+            else:
+                self.k[li, :, :, :T] = keys
+                self.v[li, :, :, :T] = values
             if li == last:  # only the last token's output is wanted from here on
                 q, x, mask = q[:, :, -1:], x[:, -1:], None
             else:
@@ -244,11 +251,16 @@ class NumpyStep:
                 swapped = np.concatenate((qk[..., half:], qk[..., :half]), axis=-1)
                 qk = qk * cos_a + swapped * sin_a
             q, k = qk[:, 0], qk[:, 1]  # [B, H, D]
-            self.k[li, :, :, slot] = k
-            self.v[li, :, :, slot] = v
+            if self.half_cache:
+                self.k_t[li, :, :, slot] = torch.from_numpy(k)
+                self.v_t[li, :, :, slot] = torch.from_numpy(v)
+            else:
+                self.k[li, :, :, slot] = k
+                self.v[li, :, :, slot] = v
             if self.attention_in_torch:  # one fused call (8 rows of `small`: 1.0 ms a step against 1.5 in numpy)
-                y = F.scaled_dot_product_attention(torch.from_numpy(q)[:, :, None], self.k_t[li, :, :, :valid],
-                                                   self.v_t[li, :, :, :valid]).numpy()  # [B, H, 1, D]
+                q_t = torch.from_numpy(q)[:, :, None].to(self.k_t.dtype)
+                y = F.scaled_dot_product_attention(q_t, self.k_t[li, :, :, :valid], self.v_t[li, :, :, :valid])
+                y = y.float().numpy()  # [B, H, 1, D]
             else:
                 keys, values = self.k[li, :, :, :valid], self.v[li, :, :, :valid]  # [B, H, valid, D]
                 scores = np.matmul(keys, (q * self.scale)[..., None])[..., 0]  # [B, H, valid]

@@ -1,6 +1,6 @@
 """Smoke run of bench/generate.py with tiny budgets: the conditions and the measured bandwidth come first, both
 shapes get a row per dtype with its thread count, weight bytes per token, limit and fraction of it, the batched
-rows compare with N x the single rate, and the JSON holds the same (the figures themselves mean little at this
+rows compare with N x the single rate under both KV cache settings, and the JSON holds the same (the figures themselves mean little at this
 size; the full benchmark is run by hand)."""
 
 import json
@@ -42,14 +42,18 @@ def test_quick_run_prints_conditions_limits_batches_memory_and_val_loss(tmp_path
         for r in rows.values():
             assert r["threads"] in (1, 2) and r["tokens_per_s"] > 0 and 100 < r["peak_rss_mb"] < 2000
             assert r["products"] in (("numpy", "torch") if r["dtype"] == "fp32" else ("torch",))
+            assert r["kv_cache"] in ("fp32", "bf16")
             assert r["limit_tokens_per_s"] == pytest.approx(bw * 1e3 / r["weight_mb_per_token"], rel=1e-6)
             assert r["fraction_of_limit"] == pytest.approx(r["tokens_per_s"] / r["limit_tokens_per_s"])
         # int8 reads a quarter of the float32 matrices (plus scales); the bigger head dominates stories15M
         assert 0.2 < rows["int8"]["weight_mb_per_token"] / rows["fp32"]["weight_mb_per_token"] < 0.3
         assert shape["int8_x_fp32"] == pytest.approx(rows["int8"]["tokens_per_s"] / rows["fp32"]["tokens_per_s"])
-        (batched,) = shape["batched"]
-        assert batched["samples"] == 2 and batched["dtype"] == "fp32" and batched["products"] in ("numpy", "torch")
-        assert batched["of_n_x_single"] == pytest.approx(batched["tokens_per_s"] / (2 * batched["single_tokens_per_s"]))
+        exact, auto = shape["batched"]  # the same samples under --kv-cache fp32, then auto
+        assert [exact["kv_cache_setting"], auto["kv_cache_setting"]] == ["fp32", "auto"] and exact["kv_cache"] == "fp32"
+        for batched in (exact, auto):
+            assert batched["samples"] == 2 and batched["dtype"] == "fp32" and batched["products"] in ("numpy", "torch")
+            assert batched["of_n_x_single"] == pytest.approx(batched["tokens_per_s"] /
+                                                             (2 * batched["single_tokens_per_s"]))
         text = res.stdout
         assert f"== {name}:" in text and "of limit" in text
     assert data["shapes"]["stories15M"]["params"] > 15_000_000 > data["shapes"]["small"]["params"] > 10_000_000

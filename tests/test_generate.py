@@ -100,7 +100,7 @@ def test_prompt_file_and_unknown_prompt_characters(ckpt, tmp_path, capsys):
 
 def test_samples_decoded_together_print_the_same_text_as_one_at_a_time(ckpt, tmp_path):
     common = ("--checkpoint", str(ckpt), "--max-new-tokens", "80", "--prompt", "the", "--num-samples", "3",
-              "--threads", "1")
+              "--threads", "1", "--kv-cache", "fp32")  # auto may round the cache to bf16 for rows together
     stats = tmp_path / "stats.json"
     together = cli(*common, "--stats-json", str(stats))
     alone = cli(*common, "--batch", "1")
@@ -118,6 +118,9 @@ def test_automatic_threads_are_reported_and_bad_counts_are_one_line_errors(ckpt,
     assert p.returncode == 0, p.stderr
     s = json.loads(stats.read_text())
     assert s["threads"] >= 1 and s["products"] in ("numpy", "torch") and f"products in {s['products']}" in p.stderr
-    for flag, value in (("--threads", "-1"), ("--batch", "0")):
+    assert s["kv_cache"] in ("fp32", "bf16") and f"KV cache {s['kv_cache']}" in p.stderr
+    p = cli("--checkpoint", str(ckpt), "--max-new-tokens", "10", "--stats-json", str(stats), "--kv-cache", "bf16")
+    assert p.returncode == 0 and json.loads(stats.read_text())["kv_cache"] == "bf16", p.stderr
+    for flag, value in (("--threads", "-1"), ("--batch", "0"), ("--kv-cache", "f16")):
         p = cli("--checkpoint", str(ckpt), flag, value)
         assert p.returncode == 2 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from bench.bandwidth import weight_bytes_per_token
+import generation.kv_decoder as kv_decoder
 from generation.inference import KVDecoder, generate_ids, generate_rows, load_model
+from generation.kv_decoder import cache_dtype, cache_dtype_name, default_cache_dtype, set_cache_dtype
 from generation.numpy_step import set_torch_products, supports, torch_products
 from generation.sampling_config import SampleConfig
 from generation.threads import decode_threads, pick_decoding
@@ -74,19 +76,59 @@ def test_numpy_step_logits_equal_the_torch_path_past_the_block(ckpts, layout, dt
     assert fast.std() > 0.01  # real logits, not a constant
 
 
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("dtype,tol", [("fp32", 2e-3), ("int8", 2e-2)])  # logits' std ~0.13
+def test_a_bf16_cache_holds_half_the_bytes_and_nearly_the_same_logits(ckpts, layout, dtype, tol, products):
+    lm = load_model(ckpts[layout], dtype)
+    ids = torch.randint(16, lm.tokenizer.vocab_size, (80,), generator=torch.Generator().manual_seed(2)).tolist()
+    exact = stepped(lm.model, ids, True)
+    with cache_dtype("bf16"):
+        dec = KVDecoder(lm.model, 3)
+        assert dec.k.dtype == dec.v.dtype == torch.bfloat16 and dec.k_pinned.dtype == torch.float32
+        assert dec.fast.attention_in_torch  # numpy has no bfloat16: torch reads the cache
+        fast, ref = stepped(lm.model, ids, True), stepped(lm.model, ids, False)  # past the block, pinned prefix
+    assert dec.k.element_size() * 2 == KVDecoder(lm.model, 3).k.element_size()
+    assert torch.allclose(fast, ref, atol=tol, rtol=0), (fast - ref).abs().max()
+    assert torch.allclose(fast, exact, atol=tol, rtol=0), (fast - exact).abs().max()
+    assert not torch.equal(fast, exact)  # the cache really is rounded
+
+
+def test_auto_cache_is_bf16_only_where_torch_reads_it_on_a_cpu_with_bf16(ckpts, monkeypatch):
+    fp32, int8 = load_model(ckpts["default"]).model, load_model(ckpts["default"], "int8").model
+    bf16 = load_model(ckpts["default"], "bf16").model
+    f32, b16 = torch.float32, torch.bfloat16
+    assert [default_cache_dtype(m) for m in (fp32, int8, bf16)] == [f32, f32, b16]  # library default: exact
+    for native in (True, False):
+        monkeypatch.setattr(kv_decoder, "cpu_has_native_bf16", lambda: native)
+        with cache_dtype("auto"):
+            assert default_cache_dtype(fp32) == f32  # products and attention in numpy
+            assert default_cache_dtype(int8) == (b16 if native else f32)
+            assert default_cache_dtype(bf16) == b16
+            with decode_threads(1, fp32, torch_products=True):
+                assert default_cache_dtype(fp32) == (b16 if native else f32)
+                assert cache_dtype_name(fp32) == ("bf16" if native else "fp32")
+        with cache_dtype("bf16"):
+            assert default_cache_dtype(fp32) == b16 and KVDecoder(fp32).k.dtype == b16
+    assert default_cache_dtype(int8) == f32  # put back after the with
+    with pytest.raises(ValueError, match="fp32, bf16"):
+        set_cache_dtype("f16")
+
+
 def test_low_precision_floats_keep_the_torch_path(ckpts):
     assert not supports(load_model(ckpts["default"], "bf16").model)
     assert KVDecoder(load_model(ckpts["default"], "fp16").model).fast is None
 
 
 @pytest.mark.parametrize("layout", ["default", "gpt2"])
-def test_rows_decoded_together_are_each_seeds_own_sample(ckpts, layout, products):
+@pytest.mark.parametrize("kv", ["fp32", "bf16"])
+def test_rows_decoded_together_are_each_seeds_own_sample(ckpts, layout, products, kv):
     lm = load_model(ckpts[layout])
     prompt = lm.tokenizer.encode("the cat").tolist()
     sample = SampleConfig(temperature=1.0, top_p=0.95, repetition_penalty=1.1, stop_at_eot=False)
     seeds = [5, 6, 7]
-    rows = list(zip(*generate_rows(lm, prompt, 60, sample, seeds, pinned=2)))
-    alone = [list(generate_ids(lm, prompt, 60, sample, seed=s, pinned=2)) for s in seeds]
+    with cache_dtype(kv):
+        rows = list(zip(*generate_rows(lm, prompt, 60, sample, seeds, pinned=2)))
+        alone = [list(generate_ids(lm, prompt, 60, sample, seed=s, pinned=2)) for s in seeds]
     assert [list(r) for r in rows] == alone
     assert len({tuple(a) for a in alone}) == 3  # different seeds, different samples
 
