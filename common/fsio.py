@@ -8,10 +8,12 @@ append so later lines never glue onto a fragment.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -53,6 +55,33 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def sync_filesystem(path: Path) -> None:
+    """Flush everything written on the filesystem that holds `path` to disk in one call (Linux `syncfs`; `os.sync`
+    elsewhere), for writers of many small files that skipped their own fsyncs (atomic_write_bytes(fsync=False)):
+    each fsync of a small file cost ~0.33 ms on the 2-core VM and the journal served them one at a time, however
+    many processes asked (3,000 files of 3 KB: 0.98 s from one process, 0.82 s from two), while the same files
+    written without fsync and flushed by one syncfs took 0.46 s."""
+    libc_syncfs = _syncfs()
+    if libc_syncfs is not None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc_syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    os.sync()  # no syncfs, or it failed: flush every filesystem
+
+
+def _syncfs():
+    """libc's syncfs(fd) on Linux, else None (the standard library has no wrapper for it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+
+
 def atomic_write_via(path: Path, write: Callable[[Path], None], sync_dir: bool = True) -> None:
     """Let `write` fill a temp file beside `path`, then fsync and rename it into place (for writers that want a
     file name, like safetensors): readers see the old or the new file, never a mix. With sync_dir=False the
@@ -74,10 +103,24 @@ def atomic_write_via(path: Path, write: Callable[[Path], None], sync_dir: bool =
         fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: Path, data: bytes, sync_dir: bool = True) -> None:
+def atomic_write_bytes(path: Path, data: bytes, sync_dir: bool = True, fsync: bool = True) -> None:
     """Write `data` to `path` via temp file + fsync + rename: readers see the old or the new file, never a mix
-    (sync_dir: as in atomic_write_via)."""
-    atomic_write_via(path, lambda tmp: tmp.write_bytes(data), sync_dir)
+    (sync_dir: as in atomic_write_via). With fsync=False neither the file nor its folder is fsynced (a kill -9
+    still leaves the old or the new file; a power cut may not): the caller calls sync_filesystem before it
+    records the file as written anywhere."""
+    if fsync:
+        atomic_write_via(path, lambda tmp: tmp.write_bytes(data), sync_dir)
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

@@ -2,14 +2,15 @@
 and appends the ledger records, in item order, itself.
 
 `clean_item` reads an item's raw bytes (with the tamper check), cleans them (corpus/text_cleaning.py), writes the
-cleaned file (atomic: temp file, fsync, rename) and returns the item's decision fields, or a rejection when too
-little text is left. The worker writes the file, not the stage's process: with small items the fsyncs of each
-write take far longer than the cleaning (about 7 ms against 0.1 ms for a 700-byte story on the test machine), and
-fsyncs from several processes overlap. The folder is not fsynced here: the stage's process fsyncs each folder once
-per ledger flush, before the records naming its files are appended (the items of a source share one folder, so
-that is one folder fsync per 200 files instead of one per file). The order of the writes does not matter: each
-item has its own file, a pure function of its raw bytes, and a file written ahead of its ledger record (or lost
-with an unsynced folder) is simply written again by the next run.
+cleaned file (atomic: temp file, rename) and returns the item's decision fields, or a rejection when too little
+text is left. The worker writes the file, not the stage's process, and without an fsync: with small items an
+fsync per file took far longer than the cleaning (about 7 ms against 0.1 ms for a 700-byte story on one test
+machine; 0.33 ms on another, where the journal served the fsyncs of several processes one at a time and capped 2
+workers near 1.6x one). The stage's process instead flushes the whole filesystem once per ledger flush
+(`sync_written`, common/fsio.py's sync_filesystem), before the records naming those files are appended. The
+order of the writes does not matter: each item has its own file, a pure function of its raw bytes, and a file
+written ahead of its ledger record (or lost in a power cut before the flush) is simply written again by the next
+run.
 
 A changed raw file is a tagged result rather than an exception: Tampered does not survive pickling between
 processes.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from common.fsio import atomic_write_bytes, fsync_dir, sha256_bytes
+from common.fsio import atomic_write_bytes, sha256_bytes, sync_filesystem
 from common.paths import DatasetPaths
 from common.rawstore import Tampered, read_raw_verified
 from corpus.clean_rules import Rules, compile_rules
@@ -67,11 +68,11 @@ def clean_bytes(raw: bytes, rules: Rules, min_chars: int, raw_sha: str) -> tuple
     return data, {"keep": True, "bytes": len(data), "sha256": sha256_bytes(data), "raw_sha256": raw_sha}
 
 
-def sync_folders(paths: DatasetPaths, records: list[dict]) -> None:
-    """fsync the folder of every cleaned file these ledger records say was written (Ledger's before_flush), so a
-    record never outlives the rename of its file in a power cut."""
-    for folder in sorted({paths.cleaned_file(r["item"]).parent for r in records if r["keep"]}):
-        fsync_dir(folder)
+def sync_written(paths: DatasetPaths, records: list[dict]) -> None:
+    """Flush the cleaned files these ledger records say were written to disk (Ledger's before_flush), so a record
+    never outlives its file in a power cut: one filesystem flush for the whole batch."""
+    if any(r["keep"] for r in records):
+        sync_filesystem(paths.cleaned)
 
 
 def clean_item(job: tuple[str, dict | None]) -> Cleaned:
@@ -85,5 +86,5 @@ def clean_item(job: tuple[str, dict | None]) -> Cleaned:
         return Cleaned("tampered", str(e))
     data, fields = clean_bytes(raw, _state["rules"], _state["min_chars"], record["sha256"])
     if data is not None:
-        atomic_write_bytes(paths.cleaned_file(item), data, sync_dir=False)  # folder: sync_folders, per flush
+        atomic_write_bytes(paths.cleaned_file(item), data, fsync=False)  # flushed by sync_written, per flush
     return Cleaned("ok", fields=fields, raw_bytes=len(raw))

@@ -19,8 +19,8 @@ cleaning is a pure function of the raw bytes and the fingerprint, a run killed a
 after deleting cleaned/, gives a byte-identical cleaned/ tree. Raw files are only read.
 
 Parallel: --workers N processes (default: one per CPU core) read, check, clean and write items ahead
-(corpus/clean_item.py; the fsyncs of small files cost more than cleaning them, and overlap across processes;
-this process fsyncs each folder once per ledger flush, before the records naming its files);
+(corpus/clean_item.py; the files are not fsynced one by one, which cost more than cleaning them: this process
+flushes the filesystem once per ledger flush, before the records naming the files);
 this process appends their ledger records in item order. Each cleaned file is a pure function of its raw bytes
 and the ledger's order is the item order, so every output is byte-identical whatever N, and N is in neither the
 fingerprint nor the manifest. Fewer than POOL_MIN_ITEMS (1,000) items to clean are cleaned without a pool.
@@ -56,7 +56,7 @@ from common.ledger import Ledger, read_kept, write_manifest, write_rejections
 from common.parallel import ordered_map, resolve_workers
 from common.paths import DatasetPaths
 from common.rawstore import item_sort_key, read_raw_index
-from corpus.clean_item import clean_item, init_worker, rules_spec, sync_folders
+from corpus.clean_item import clean_item, init_worker, rules_spec, sync_written
 from corpus.clean_rules import Rules, compile_rules, load_rules_file
 from corpus.text_cleaning import clean_text
 
@@ -164,7 +164,7 @@ def run(cfg: CleanConfig, paths: DatasetPaths, force: bool = False) -> dict:
     decisions, keep, vanished, bytes_in, bytes_out, tampered = [], set(), 0, 0, 0, []
     paths.cleaned.mkdir(parents=True, exist_ok=True)
     with Ledger(paths.ledger(STAGE), STAGE, fp, force=force,
-                before_flush=lambda records: sync_folders(paths, records)) as ledger:
+                before_flush=lambda records: sync_written(paths, records)) as ledger:
         plan = []  # (item, its previous record, current?) in item order
         for item in items:
             if not paths.raw_file(item).is_file():

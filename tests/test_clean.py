@@ -378,21 +378,30 @@ def test_stage_mirrors_names_and_rejects_empty(ds):
     assert paths.manifest("clean").is_file()
 
 
-def test_each_folder_is_fsynced_once_per_flush_before_the_records_naming_its_files(ds, monkeypatch):
+def test_the_filesystem_is_flushed_once_per_flush_before_the_records_naming_its_files(ds, monkeypatch):
     import corpus.clean_item
+    import common.fsio
     paths, items = ds
     ledger_path = paths.ledger("clean")
-    synced = []
+    synced, fsynced = [], []
 
-    def record_sync(folder):  # the records are appended after every folder sync, never before
-        synced.append((Path(folder), len(list(read_jsonl(ledger_path)))))
+    def record_sync(path):  # the records are appended after the flush, never before
+        synced.append((Path(path), len(list(read_jsonl(ledger_path)))))
 
-    monkeypatch.setattr(corpus.clean_item, "fsync_dir", record_sync)
+    real_fsync = os.fsync
+
+    def record_fsync(fd):  # which file each fsync was for (Linux: its /proc link)
+        fsynced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(corpus.clean_item, "sync_filesystem", record_sync)
+    monkeypatch.setattr(common.fsio.os, "fsync", record_fsync)
     run(CleanConfig(), paths)
-    folders = sorted({paths.cleaned_file(i).parent for i in items[:2] + items[3:6]})
-    assert [f for f, _ in synced] == folders  # once each (one flush here), not once per file
-    assert all(n == 1 for _, n in synced)  # only the ledger's header was on disk at the time
+    assert synced == [(paths.cleaned, 1)]  # once (one flush here), only the ledger's header on disk then
     assert len(list(read_jsonl(ledger_path))) == 1 + 6
+    written = [paths.cleaned_file(i) for i in items[:2] + items[3:6]]
+    assert all(f.is_file() for f in written) and not list(paths.cleaned.rglob("*.tmp"))
+    assert fsynced and not [f for f in fsynced if "/cleaned/" in f]  # the ledger is fsynced, cleaned files not
 
 
 def test_second_run_does_no_work_and_raw_is_untouched(ds):

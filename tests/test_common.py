@@ -2,12 +2,15 @@
 
 import dataclasses
 import json
+import sys
 from datetime import datetime, timezone
 
 import pytest
 
 from common.config import (UserError, build_config, fingerprint, opt, resolve_config, stage_section)
-from common.fsio import append_jsonl, atomic_write_text, read_jsonl, repair_torn_tail, sha256_file
+import common.fsio
+from common.fsio import (append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl, repair_torn_tail,
+                         sha256_file, sync_filesystem)
 from common.ledger import FLUSH_EVERY, Ledger, read_kept, write_rejections
 from common.paths import DatasetPaths
 from common.rawstore import (RawStore, list_raw_items, parse_raw_name, raw_name, read_raw_index, safe_doc_id,
@@ -31,6 +34,22 @@ def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
     atomic_write_text(target, "second ünïcode")
     assert target.read_text(encoding="utf-8") == "second ünïcode"
     assert [p.name for p in target.parent.iterdir()] == ["f.txt"]
+
+
+def test_unsynced_atomic_write_then_one_filesystem_flush(tmp_path, monkeypatch):
+    target = tmp_path / "sub" / "g.txt"
+    atomic_write_bytes(target, b"old")
+    monkeypatch.setattr(common.fsio.os, "fsync", lambda fd: pytest.fail("fsync=False must not fsync"))
+    atomic_write_bytes(target, b"new bytes", fsync=False)
+    assert target.read_bytes() == b"new bytes" and [p.name for p in target.parent.iterdir()] == ["g.txt"]
+    monkeypatch.undo()
+    assert (common.fsio._syncfs() is not None) == sys.platform.startswith("linux")
+    sync_filesystem(target.parent)  # Linux: syncfs on the real filesystem
+    flushed = []
+    monkeypatch.setattr(common.fsio, "_syncfs", lambda: None)  # no syncfs: every filesystem instead
+    monkeypatch.setattr(common.fsio.os, "sync", lambda: flushed.append(True))
+    sync_filesystem(target.parent)
+    assert flushed == [True]
 
 
 def test_read_jsonl_ignores_torn_last_line_and_append_repairs_it(tmp_path):
