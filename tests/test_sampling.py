@@ -33,6 +33,8 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
     assert kept(top_p_filter(logits, 0.999)) == [0, 1, 2, 3]
     assert kept(top_p_filter(logits, 1e-6)) == [1]  # the most likely is always kept
     assert kept(top_p_filter(logits, 1.0)) == [0, 1, 2, 3]
+    tied = torch.tensor([1.0, 1.0, 1.0, 0.0])  # 0.3 / 0.3 / 0.3 / 0.1: two reach 0.5, the third ties the second
+    assert kept(top_p_filter(tied, 0.5)) == [0, 1, 2]
 
 
 def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_of_recent_ids_only():
@@ -96,6 +98,14 @@ def test_top_p_over_a_wide_vocabulary_equals_a_full_sort(scale):
         assert (len(got) < NUCLEUS_PROBE) == (scale > 1)
     kept_values = top_p_filter(logits, 0.9)
     assert torch.equal(kept_values[kept_values != NEG], logits[kept_values != NEG])
+
+
+def test_top_p_filters_each_row_of_a_batch_on_its_own():
+    gen = torch.Generator().manual_seed(4)
+    rows = torch.stack([torch.randn(3000, generator=gen) * 8.0, torch.randn(3000, generator=gen) * 0.3])
+    out = top_p_filter(rows, 0.9)  # one row's nucleus inside the probe, the other's needs the full sort
+    for r in range(2):
+        assert kept(out[r]) == reference_top_p(rows[r], 0.9)
 
 
 def test_draw_follows_the_probabilities_never_picks_a_zero_and_repeats_with_the_seed():
