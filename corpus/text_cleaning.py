@@ -1,6 +1,8 @@
 """The pure text side of the clean stage: `clean_text(text, rules) -> text`, and the rules it follows.
 
 Steps, in this order:
+ 0. Project Gutenberg's header and licence go: only the text between its START and END marker lines stays
+    (corpus/book_parts.py; a text without them is unchanged).
  1. HTML: <script>/<style>/<noscript>/<template> go with their content, comments too; known tags become
     paragraph breaks (<p>, <div>, <h1>...), line breaks (<br>), a space (<td>) or nothing (<i>, <span>...);
     <hr> becomes a scene break; entities (&amp; &nbsp; &#8217;) are decoded; repeated until nothing changes
@@ -41,6 +43,7 @@ import ftfy.badness
 import ftfy.chardata
 
 from common.text_format import SCENE_BREAK
+from corpus.book_parts import END_RE, START_RE, strip_gutenberg
 from corpus.clean_rules import Rules, default_rules
 
 MAX_PASSES = 4  # clean_text repeats its steps until nothing changes, at most this often
@@ -259,9 +262,9 @@ def layout(text: str, rules: Rules) -> str:
 
 
 def clean_once(text: str, rules: Rules) -> tuple[str, str, str]:
-    """One pass of steps 1-7: the cleaned text, and the text right after step 4 and after step 6 (for
+    """One pass of steps 0-7: the cleaned text, and the text right after step 4 and after step 6 (for
     `is_settled`: lines that have not changed since are known to need nothing from those steps)."""
-    fixed = fix_characters(normalize_newlines(strip_html(text)))
+    fixed = fix_characters(normalize_newlines(strip_html(strip_gutenberg(text))))
     tidy = nfc(remove_artifacts(squeeze_spaces(fixed), rules))
     return layout(tidy, rules), fixed, tidy
 
@@ -276,6 +279,8 @@ def is_settled(text: str, rules: Rules, fixed: str = "", tidy: str = "") -> bool
 
     Lines unchanged since `fixed` (after step 4) or `tidy` (after step 6) are known to need nothing from ftfy
     or the artifact rules, so only the others are tested (ftfy's mojibake test costs about 0.3 s per MB)."""
+    if START_RE.search(text) or END_RE.search(text):
+        return False  # a second pair of Project Gutenberg markers
     if ("<" in text or "&" in text) and strip_html(text) != text:
         return False  # e.g. cutting an artifact out of "&am[...]p;" made an entity
     if _INVISIBLE_C1_RE.search(text) or nfc(text) != text:

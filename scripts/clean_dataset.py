@@ -63,7 +63,7 @@ from corpus.text_cleaning import clean_text
 STAGE = "clean"
 INPUT_STAGE = "filter"
 # Bump when clean_text changes its output for some input: every item is cleaned again on the next run.
-CLEAN_VERSION = 1
+CLEAN_VERSION = 2
 REASONS = ("empty_after_clean",)
 # Ledger-only marker (never under rejected/): the item was cleaned before but is no longer kept upstream or its
 # raw file is gone, so read_kept(paths, "clean") lists exactly the items that have a cleaned file.

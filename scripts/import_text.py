@@ -2,7 +2,8 @@
 
 Accepts `.txt` files, folders of them (searched recursively, also for .jsonl/.json), `.jsonl` files with one
 `{"text": ...}` object per line, and `.json` files holding a list of strings or of `{"text": ...}` objects (like a
-`dataset.json`). Each text becomes one raw item under `raw/<source>/`; the same content imported twice from the
+`dataset.json`). Each text becomes one raw item under `raw/<source>/` (with `--split-chars N`, one item per part
+of about N characters, cut at paragraph breaks: corpus/book_parts.py); the same content imported twice from the
 same source is skipped with a message. Unusable inputs (binary, not UTF-8, empty, too large) are skipped with a
 one-line reason; nothing is ever modified or deleted.
 
@@ -10,6 +11,7 @@ one-line reason; nothing is ever modified or deleted.
 **Writes:** `dataset/raw/<source>/*.txt`, appends to `dataset/metadata/raw_index.jsonl`.
 **Usage:**
     python scripts/import_text.py stories/ more.jsonl --source mybooks
+    python scripts/import_text.py books/ --source gutenberg --split-chars 12000   # long books in parts
     python scripts/import_text.py --demo             # the built-in demo corpus into raw/demo/
     python scripts/import_text.py --demo-chat        # the built-in chat transcripts into raw/demo-chat/
 """
@@ -30,6 +32,7 @@ from common.fsio import parse_json, printable
 from common.ledger import write_manifest
 from common.paths import DatasetPaths
 from common.rawstore import RawStore, Unstorable
+from corpus.book_parts import split_parts
 
 STAGE = "import"
 SUFFIXES = (".txt", ".jsonl", ".json")
@@ -42,6 +45,9 @@ class ImportConfig:
     source: str = opt("local", "source name the items are filed under (raw/<source>/)")
     text_key: str = opt("text", "field that holds the text in .jsonl/.json objects")
     max_file_mb: float = opt(64.0, "skip input files larger than this (MB)")
+    split_chars: int = opt(0, "cut each text into parts of about this many characters at paragraph breaks, each "
+                              "its own item (0: whole texts; books: 12000 gives prepare validation documents); "
+                              "a Project Gutenberg header and licence become parts of their own")
     demo: bool = opt(False, "write the built-in demo corpus into raw/demo/ (no inputs needed)")
     demo_stories: int = opt(800, "how many demo stories to generate")
     demo_seed: int = opt(1234, "seed of the demo generator (same seed, same corpus)")
@@ -146,20 +152,29 @@ def import_file(store: RawStore, path: Path, base: Path, cfg: ImportConfig, coun
         doc_id = str(given_id or (stem if pos is None else f"{stem}-{pos:06d}"))
         title = rec.get("title") if isinstance(rec.get("title"), str) else stem
         url = rec.get("url") if isinstance(rec.get("url"), str) else None
-        try:
-            item, added = store.add(text, cfg.source, doc_id, title=title, url=url,
-                                    method="import", extra={"input": shown})
-        except Unstorable as e:
-            log.warning(f"skipped {where}: {e}")
-            counts["skipped"] += 1
-            continue
-        except OSError as e:
-            raise StoreFailed(e) from None
-        if added:
-            counts["added"] += 1
-        else:
-            log.info(f"already imported: {where} (same content as {item})")
-            counts["unchanged"] += 1
+        parts = split_parts(text, cfg.split_chars)
+        for k, part in enumerate(parts):
+            extra = {"input": shown} if len(parts) == 1 else {"input": shown, "part": k + 1, "parts": len(parts)}
+            store_one(store, part, cfg.source, doc_id if len(parts) == 1 else f"{doc_id}-part{k + 1:04d}",
+                      title, url, extra, where if len(parts) == 1 else f"{where} part {k + 1}", counts)
+
+
+def store_one(store: RawStore, text: str, source: str, doc_id: str, title: str, url: str | None, extra: dict,
+              where: str, counts: dict) -> None:
+    """Add one text to the store, counting it as added, unchanged (same content already there) or skipped."""
+    try:
+        item, added = store.add(text, source, doc_id, title=title, url=url, method="import", extra=extra)
+    except Unstorable as e:
+        log.warning(f"skipped {where}: {e}")
+        counts["skipped"] += 1
+        return
+    except OSError as e:
+        raise StoreFailed(e) from None
+    if added:
+        counts["added"] += 1
+    else:
+        log.info(f"already imported: {where} (same content as {item})")
+        counts["unchanged"] += 1
 
 
 def import_demo(store: RawStore, cfg: ImportConfig, counts: dict) -> None:
@@ -191,6 +206,8 @@ def run(cfg: ImportConfig, paths: DatasetPaths, force: bool = False) -> dict:
         raise UserError("nothing to import: give files or folders, or --demo for the built-in corpus")
     if cfg.demo_stories < 1 or cfg.demo_chat_users < 1 or cfg.demo_chat_sessions < 1:
         raise UserError("demo_stories, demo_chat_users and demo_chat_sessions must be at least 1")
+    if cfg.split_chars < 0:
+        raise UserError("split_chars must be 0 (whole texts) or a number of characters")
     files = expand_inputs(cfg.inputs)
     paths.make_dirs()
     counts = {"added": 0, "unchanged": 0, "skipped": 0}

@@ -62,6 +62,7 @@ COMMANDS = {
     "python run.py --dataset-dir /data/stories --config profiles/quick.yaml --skip-train": Run(["--skip-generate"]),
     "python run.py --dry-run": Run(),
     "python scripts/import_text.py my_stories/ --source mybooks": Run(),
+    "python scripts/import_text.py my_stories/ --source books --split-chars 12000": Run(),
     "python scripts/stats.py": Run(),
     "python -m demo.site --port 8000": Serve(),
     # README: training, generating, evaluating (budgets cut to a few steps)
