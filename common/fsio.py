@@ -69,7 +69,14 @@ def sync_filesystem(path: Path) -> None:
                 return
         finally:
             os.close(fd)
-    os.sync()  # no syncfs, or it failed: flush every filesystem
+    if hasattr(os, "sync"):
+        os.sync()  # no syncfs, or it failed: flush every filesystem
+
+
+def can_sync_filesystem() -> bool:
+    """Whether sync_filesystem flushes anything here (not on Windows, which has neither call: writers fsync each
+    file there instead)."""
+    return _syncfs() is not None or hasattr(os, "sync")
 
 
 def _syncfs():

@@ -7,7 +7,8 @@ text is left. The worker writes the file, not the stage's process, and without a
 fsync per file took far longer than the cleaning (about 7 ms against 0.1 ms for a 700-byte story on one test
 machine; 0.33 ms on another, where the journal served the fsyncs of several processes one at a time and capped 2
 workers near 1.6x one). The stage's process instead flushes the whole filesystem once per ledger flush
-(`sync_written`, common/fsio.py's sync_filesystem), before the records naming those files are appended. The
+(`sync_written`, common/fsio.py's sync_filesystem), before the records naming those files are appended; a system
+without such a call (Windows) gets an fsync per file and one per folder instead. The
 order of the writes does not matter: each item has its own file, a pure function of its raw bytes, and a file
 written ahead of its ledger record (or lost in a power cut before the flush) is simply written again by the next
 run.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from common.fsio import atomic_write_bytes, sha256_bytes, sync_filesystem
+from common.fsio import atomic_write_bytes, can_sync_filesystem, fsync_dir, sha256_bytes, sync_filesystem
 from common.paths import DatasetPaths
 from common.rawstore import Tampered, read_raw_verified
 from corpus.clean_rules import Rules, compile_rules
@@ -49,7 +50,7 @@ def rules_spec(rules: Rules) -> dict:
 def init_worker(paths: DatasetPaths, spec: dict, min_chars: int) -> None:
     """Set up this process: compile the rules from `spec` (rules_spec of the stage's rules, whose patterns are the
     ones in its fingerprint, even if the rules file is edited mid-run)."""
-    _state.update(paths=paths, rules=compile_rules(**spec), min_chars=min_chars)
+    _state.update(paths=paths, rules=compile_rules(**spec), min_chars=min_chars, batch_sync=can_sync_filesystem())
 
 
 def visible_chars(text: str) -> int:
@@ -70,9 +71,15 @@ def clean_bytes(raw: bytes, rules: Rules, min_chars: int, raw_sha: str) -> tuple
 
 def sync_written(paths: DatasetPaths, records: list[dict]) -> None:
     """Flush the cleaned files these ledger records say were written to disk (Ledger's before_flush), so a record
-    never outlives its file in a power cut: one filesystem flush for the whole batch."""
-    if any(r["keep"] for r in records):
+    never outlives its file in a power cut: one filesystem flush for the whole batch (where the system has none,
+    the workers fsynced each file and their folders are fsynced here)."""
+    if not any(r["keep"] for r in records):
+        return
+    if can_sync_filesystem():
         sync_filesystem(paths.cleaned)
+        return
+    for folder in sorted({paths.cleaned_file(r["item"]).parent for r in records if r["keep"]}):
+        fsync_dir(folder)
 
 
 def clean_item(job: tuple[str, dict | None]) -> Cleaned:
@@ -86,5 +93,6 @@ def clean_item(job: tuple[str, dict | None]) -> Cleaned:
         return Cleaned("tampered", str(e))
     data, fields = clean_bytes(raw, _state["rules"], _state["min_chars"], record["sha256"])
     if data is not None:
-        atomic_write_bytes(paths.cleaned_file(item), data, fsync=False)  # flushed by sync_written, per flush
+        # flushed by sync_written, once per ledger flush (where the system cannot, each file is fsynced)
+        atomic_write_bytes(paths.cleaned_file(item), data, sync_dir=False, fsync=not _state["batch_sync"])
     return Cleaned("ok", fields=fields, raw_bytes=len(raw))

@@ -404,6 +404,25 @@ def test_the_filesystem_is_flushed_once_per_flush_before_the_records_naming_its_
     assert fsynced and not [f for f in fsynced if "/cleaned/" in f]  # the ledger is fsynced, cleaned files not
 
 
+def test_without_a_filesystem_flush_each_file_and_folder_is_fsynced_before_its_record(ds, monkeypatch):
+    import corpus.clean_item
+    import common.fsio
+    paths, items = ds
+    ledger_path = paths.ledger("clean")
+    folders_synced, fsynced = [], []
+    real_fsync = os.fsync
+    monkeypatch.setattr(corpus.clean_item, "can_sync_filesystem", lambda: False)  # as on Windows
+    monkeypatch.setattr(corpus.clean_item, "sync_filesystem", lambda path: pytest.fail("no filesystem flush here"))
+    monkeypatch.setattr(corpus.clean_item, "fsync_dir",
+                        lambda folder: folders_synced.append((Path(folder), len(list(read_jsonl(ledger_path))))))
+    monkeypatch.setattr(common.fsio.os, "fsync",
+                        lambda fd: fsynced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    run(CleanConfig(), paths)
+    written = {paths.cleaned_file(i).parent for i in items[:2] + items[3:6]}
+    assert [f for f, _ in folders_synced] == sorted(written) and all(n == 1 for _, n in folders_synced)
+    assert len([f for f in fsynced if "/cleaned/" in f]) == 5  # each cleaned file, before its rename
+
+
 def test_second_run_does_no_work_and_raw_is_untouched(ds):
     paths, items = ds
     raw_before = {k: hashlib.sha256(v).hexdigest() for k, v in tree(paths.raw).items()}
