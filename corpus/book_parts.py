@@ -7,14 +7,14 @@ characters (each part ends at the first paragraph break after it reaches `max_ch
 that stays whole), losslessly: the parts joined give the text back byte for byte, so raw/ still holds every
 character that was imported.
 
-Project Gutenberg files wrap the book between two marker lines, `*** START OF THE PROJECT GUTENBERG EBOOK
-<TITLE> ***` and `*** END OF THE PROJECT GUTENBERG EBOOK <TITLE> ***` ("THIS" instead of "THE" in older files):
-above the first is a header (title, author, release date), below the second the licence, some 19,000
-characters (older files also close the book with a line "End of the Project Gutenberg EBook of <title>" just
-above the end marker: the end starts there). The "Produced by <volunteers>" line under the start marker stays. `split_parts` always cuts right after the start line and right before the end line, and never
-inside the licence, so the header and the licence are parts of their own; `strip_gutenberg` (the clean stage's
-first step) keeps only what lies between the markers, so those parts clean to nothing and are rejected as
-`empty_after_clean`, while the book's own parts lose nothing.
+Project Gutenberg files wrap the book between two marker lines, `*** START OF THE PROJECT GUTENBERG EBOOK <TITLE>
+***` and `*** END OF THE PROJECT GUTENBERG EBOOK <TITLE> ***` ("THIS" instead of "THE" in older files): above the
+first is a header (title, author, release date), below the second the licence, some 19,000 characters (older files
+also close the book with a line "End of the Project Gutenberg EBook of <title>" just above the end marker: the end
+starts there). The "Produced by <volunteers>" line under the start marker stays. `split_parts` always cuts right
+after the start line and right before the end line, and never inside the licence, so the header and the licence are
+parts of their own; `strip_gutenberg` (the clean stage's first step) keeps only what lies between the markers, so
+those parts clean to nothing and are rejected as `empty_after_clean`, while the book's own parts lose nothing.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Smoke run of bench/generate.py with tiny budgets: the conditions and the measured bandwidth come first, both
-shapes get a row per dtype with its thread count, weight bytes per token, limit and fraction of it, the batched
-rows compare with N x the single rate under both KV cache settings, and the JSON holds the same (the figures themselves mean little at this
-size; the full benchmark is run by hand)."""
+"""Smoke run of bench/generate.py with tiny budgets: the conditions and the measured bandwidth come first, both shapes
+get a row per dtype with its thread count, weight bytes per token, limit and fraction of it, the batched rows
+compare with N x the single rate under both KV cache settings, and the JSON holds the same (the figures themselves
+mean little at this size; the full benchmark is run by hand)."""
 
 import json
 import subprocess
