@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from generation.numpy_step import NumpyStep, blas_products, supports, torch_products
+from model.cpu import cpu_has_native_bf16
 from model.gpt import GPT, ModelConfig, apply_rotary
-from training.runtime import cpu_has_native_bf16
 
 ROPE_CHUNK = 256  # rotary cos/sin rows computed at a time for the growing query positions
 

@@ -16,11 +16,11 @@ COMMANDS = {"generate": generate, "evaluate": evaluate}
 CONFIGS = {"generate": generate.GenerateConfig, "evaluate": evaluate.EvaluateConfig}
 
 # --dry-run of each command with no flags, as printed before the merge (every key, value and default), plus the
-# memory keys added since by the rolling-summary work (issue 12), and generate's automatic threads (0) and batch
-# of samples decoded together (issue 14)
+# memory keys added since by the rolling-summary work (issue 12), and generate's automatic threads (0), batch
+# of samples decoded together and KV cache setting (issue 14)
 DRY_RUN = {
     "generate": {"checkpoint": "", "device": "cpu", "dtype": "fp32", "max_new_tokens": 500, "num_samples": 1,
-                 "memory": "auto", "memory_log": "", "batch": 8,
+                 "memory": "auto", "memory_log": "", "batch": 8, "kv_cache": "auto",
                  "out_file": "", "pinned": 0, "prompt": "", "prompt_file": "", "repetition_penalty": 1.1,
                  "repetition_window": 256, "seed": 1337, "stats_json": "", "stop_at_eot": True, "stream": False,
                  "temperature": 0.8, "threads": 0, "top_k": 0, "top_p": 0.95},

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from common.config import UserError
+from model.cpu import cpu_has_native_bf16
 
 log = logging.getLogger("miniature_memory.train")
 FALLBACK_RAM_MB = 2048        # when /proc/meminfo is unreadable: the 2 GB machine this project targets
@@ -68,15 +69,6 @@ def autocast_dtype(pref: str, device: torch.device) -> torch.dtype:
     if pref not in DTYPES:
         raise UserError(f"dtype must be 'auto' or one of {', '.join(DTYPES)}, not {pref!r}")
     return DTYPES[pref]
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when this CPU has bf16 dot-product instructions (AVX512-BF16 or AMX tiles) that torch can use."""
-    cpu = getattr(torch, "cpu", None)
-    try:
-        return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
-    except AttributeError:  # older torch without these probes: keep float32
-        return False
 
 
 def setup_distributed(device_pref: str) -> Dist:
