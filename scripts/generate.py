@@ -200,8 +200,8 @@ def run(cfg: GenerateConfig, paths: DatasetPaths, force: bool = False) -> dict:
         return decode(cfg, lm, prompt, prompt_ids, schedule, memory_log, together, load_s)
 
 
-def decode(cfg: GenerateConfig, lm, prompt: str, prompt_ids: list[int], schedule, memory_log: list | None,
-           together: int, load_s: float) -> dict:
+def decode(cfg: GenerateConfig, lm: LoadedModel, prompt: str, prompt_ids: list[int], schedule: Schedule | None,
+           memory_log: list | None, together: int, load_s: float) -> dict:
     """run()'s decoding, output and stats once the model is loaded (under the chosen KV cache setting)."""
     threads, in_torch = pick_decoding(lm.model, together, [cfg.threads] if cfg.threads else None)
     out, texts, timings = sys.stdout, [], {}
