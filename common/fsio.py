@@ -9,6 +9,7 @@ append so later lines never glue onto a fragment.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import logging
@@ -79,6 +80,7 @@ def can_sync_filesystem() -> bool:
     return _syncfs() is not None or hasattr(os, "sync")
 
 
+@functools.cache  # looked up once per process, not at every flush
 def _syncfs():
     """libc's syncfs(fd) on Linux, else None (the standard library has no wrapper for it)."""
     if not sys.platform.startswith("linux"):
@@ -89,45 +91,34 @@ def _syncfs():
         return None
 
 
-def atomic_write_via(path: Path, write: Callable[[Path], None], sync_dir: bool = True) -> None:
+def atomic_write_via(path: Path, write: Callable[[Path], None], sync_dir: bool = True, fsync: bool = True) -> None:
     """Let `write` fill a temp file beside `path`, then fsync and rename it into place (for writers that want a
     file name, like safetensors): readers see the old or the new file, never a mix. With sync_dir=False the
     caller takes over fsyncing the folder (fsync_dir) before it records the file as written anywhere, e.g. once
-    for many files of one folder."""
+    for many files of one folder. With fsync=False neither the file nor its folder is fsynced (a kill -9 still
+    leaves the old or the new file; a power cut may not): the caller calls sync_filesystem before it records the
+    file as written anywhere."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        if fsync:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    if sync_dir:
+    if sync_dir and fsync:
         fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: Path, data: bytes, sync_dir: bool = True, fsync: bool = True) -> None:
     """Write `data` to `path` via temp file + fsync + rename: readers see the old or the new file, never a mix
-    (sync_dir: as in atomic_write_via). With fsync=False neither the file nor its folder is fsynced (a kill -9
-    still leaves the old or the new file; a power cut may not): the caller calls sync_filesystem before it
-    records the file as written anywhere."""
-    if fsync:
-        atomic_write_via(path, lambda tmp: tmp.write_bytes(data), sync_dir)
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    (sync_dir, fsync: as in atomic_write_via)."""
+    atomic_write_via(path, lambda tmp: tmp.write_bytes(data), sync_dir, fsync)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
