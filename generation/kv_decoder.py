@@ -11,7 +11,8 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from generation.numpy_step import NumpyStep, blas_products, supports, torch_products
+from generation.numpy_step import NumpyStep, supports, torch_attention
+from generation.quantize import DTYPES
 from model.cpu import cpu_has_native_bf16
 from model.gpt import GPT, ModelConfig, apply_rotary
 
@@ -53,13 +54,13 @@ def default_cache_dtype(model: GPT) -> torch.dtype:
         return p.dtype
     if _cache_setting == "bf16":
         return torch.bfloat16
-    in_torch = torch_products() or not blas_products(model)
-    return torch.bfloat16 if in_torch and cpu_has_native_bf16() else p.dtype
+    return torch.bfloat16 if torch_attention(model) and cpu_has_native_bf16() else p.dtype
 
 
 def cache_dtype_name(model: GPT) -> str:
     """default_cache_dtype(model) as the commands spell it (fp32, bf16, fp16)."""
-    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[default_cache_dtype(model)]
+    dtype = default_cache_dtype(model)
+    return next(name for name, dt in DTYPES.items() if dt == dtype)  # "fp32" before "int8", both float32
 
 
 def rope_rows(cfg: ModelConfig, start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:

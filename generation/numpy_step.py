@@ -67,6 +67,12 @@ def torch_products() -> bool:
     return _torch_products
 
 
+def torch_attention(model: GPT) -> bool:
+    """True when a step built now runs its attention in torch's fused kernel: where torch holds the threads
+    (float32 products in torch, or int8 weights); numpy otherwise (generation/threads.py sizes the pools)."""
+    return torch_products() or not blas_products(model)
+
+
 def _linear(module: nn.Module, in_torch: bool):
     """x [B, in] float32 array -> [B, out] float32 array, for each linear layer kind; float weights multiply in
     torch when `in_torch` (the same [in, out] memory, no copy)."""
@@ -166,9 +172,7 @@ class NumpyStep:
         self.scale = np.float32(1.0 / math.sqrt(self.D))
         self.layers = []
         self.in_torch = in_torch = torch_products()
-        # Attention runs where the threads are: torch's pool when the products run in torch (float32 with
-        # torch_products, or int8 weights), numpy otherwise (generation/threads.py sizes the pools).
-        self.attention_in_torch = in_torch or not blas_products(model) or self.half_cache
+        self.attention_in_torch = torch_attention(model) or self.half_cache
         for block in model.blocks:
             a = block.attn
             self.layers.append((_norm(block.norm1), _linear(a.qkv, in_torch),
@@ -178,6 +182,15 @@ class NumpyStep:
         self.norm_f, self.head = _norm(model.norm_f), _linear(model.lm_head, in_torch)
         self.prefill_norms = [(_fused(b.norm1), _fused(b.attn.qk_norm), _fused(b.norm2)) for b in model.blocks]
         self._causal: dict[int, torch.Tensor] = {}  # additive causal masks [T, T] by length
+
+    def _store(self, li: int, where: int | slice, k: np.ndarray, v: np.ndarray) -> None:
+        """Write keys and values into layer li's cache at slot(s) `where` (a bfloat16 cache rounds them)."""
+        if self.half_cache:
+            self.k_t[li, :, :, where] = torch.from_numpy(k)
+            self.v_t[li, :, :, where] = torch.from_numpy(v)
+        else:
+            self.k[li, :, :, where] = k
+            self.v[li, :, :, where] = v
 
     @torch.no_grad()  # the fused norms are the modules themselves: no graph, whoever calls
     def prefill(self, rows: list[list[int]], pinned: np.ndarray | None, cos: torch.Tensor | None,
@@ -210,12 +223,7 @@ class NumpyStep:
                 qk = qk * cos_a + swapped * sin_a
             q = qk[:, :, 0].transpose(0, 2, 1, 3)  # [B, H, T, D]
             keys, values = qk[:, :, 1].transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)
-            if self.half_cache:  # the prompt attends to its exact keys; the cache keeps them rounded
-                self.k_t[li, :, :, :T] = torch.from_numpy(keys)
-                self.v_t[li, :, :, :T] = torch.from_numpy(values)
-            else:
-                self.k[li, :, :, :T] = keys
-                self.v[li, :, :, :T] = values
+            self._store(li, slice(0, T), keys, values)  # the prompt attends to its exact keys, whatever the cache
             if li == last:  # only the last token's output is wanted from here on
                 q, x, mask = q[:, :, -1:], x[:, -1:], None
             else:
@@ -251,12 +259,7 @@ class NumpyStep:
                 swapped = np.concatenate((qk[..., half:], qk[..., :half]), axis=-1)
                 qk = qk * cos_a + swapped * sin_a
             q, k = qk[:, 0], qk[:, 1]  # [B, H, D]
-            if self.half_cache:
-                self.k_t[li, :, :, slot] = torch.from_numpy(k)
-                self.v_t[li, :, :, slot] = torch.from_numpy(v)
-            else:
-                self.k[li, :, :, slot] = k
-                self.v[li, :, :, slot] = v
+            self._store(li, slot, k, v)
             if self.attention_in_torch:  # one fused call (8 rows of `small`: 1.0 ms a step against 1.5 in numpy)
                 q_t = torch.from_numpy(q)[:, :, None].to(self.k_t.dtype)
                 y = F.scaled_dot_product_attention(q_t, self.k_t[li, :, :, :valid], self.v_t[li, :, :, :valid])
