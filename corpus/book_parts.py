@@ -49,7 +49,7 @@ def strip_gutenberg(text: str) -> str:
 def split_parts(text: str, max_chars: int) -> list[str]:
     """Cut `text` into parts of about `max_chars` characters at paragraph breaks (see the module docstring);
     "".join(parts) == text. max_chars <= 0 or a short text: [text]."""
-    if max_chars <= 0 or len(text) <= max_chars and not (START_RE.search(text) or END_RE.search(text)):
+    if max_chars <= 0:
         return [text]
     start, end = START_RE.search(text), END_RE.search(text)
     head_end = _line_end(text, start.end()) if start is not None else 0
@@ -58,7 +58,7 @@ def split_parts(text: str, max_chars: int) -> list[str]:
     parts += _cut(text[head_end:tail_start], max_chars)
     if tail_start < len(text):
         parts.append(text[tail_start:])
-    return [p for p in parts if p]
+    return [p for p in parts if p] or [text]
 
 
 def _cut(body: str, max_chars: int) -> list[str]:

@@ -153,10 +153,12 @@ def import_file(store: RawStore, path: Path, base: Path, cfg: ImportConfig, coun
         title = rec.get("title") if isinstance(rec.get("title"), str) else stem
         url = rec.get("url") if isinstance(rec.get("url"), str) else None
         parts = split_parts(text, cfg.split_chars)
-        for k, part in enumerate(parts):
-            extra = {"input": shown} if len(parts) == 1 else {"input": shown, "part": k + 1, "parts": len(parts)}
-            store_one(store, part, cfg.source, doc_id if len(parts) == 1 else f"{doc_id}-part{k + 1:04d}",
-                      title, url, extra, where if len(parts) == 1 else f"{where} part {k + 1}", counts)
+        if len(parts) == 1:
+            store_one(store, text, cfg.source, doc_id, title, url, {"input": shown}, where, counts)
+            continue
+        for k, part in enumerate(parts, 1):
+            store_one(store, part, cfg.source, f"{doc_id}-part{k:04d}", title, url,
+                      {"input": shown, "part": k, "parts": len(parts)}, f"{where} part {k}", counts)
 
 
 def store_one(store: RawStore, text: str, source: str, doc_id: str, title: str, url: str | None, extra: dict,
