@@ -49,7 +49,7 @@ from model.token_files import load_meta, open_tokens
 from story_memory.documents import document_bounds
 from story_memory.extract import find
 from story_memory.probes import Probe, probe_from_record, read_probes
-from story_memory.rolling import RollingMemory, make_schedule
+from story_memory.rolling import RollingMemory, RollingStory, make_schedule
 from story_memory.summary import Summary
 
 HELD_OUT_START = 100_000  # demo stories from here on were never in a training corpus (the demo uses 0..799)
@@ -58,49 +58,48 @@ RSS_POINTS = (1_000, 10_000)
 
 
 # ------------------------------------------------------------------------------------------------ summarizer
-def summarizer_speed(texts: list[str], every: int = 128) -> float:
-    """ms per 1,000 characters of folding the texts into rolling summaries, `every` characters per update."""
+def summarizer_speed(texts: list[str], every: int = 128, focus: bool = False) -> float:
+    """ms per 1,000 characters of folding the texts into rolling summaries, `every` characters per update (with
+    `focus`, also selecting what is shown for the next 256 characters, as a fold does for its window)."""
     chars, start = 0, time.perf_counter()
     for text in texts:
-        mem = RollingMemory(160)
+        mem = RollingMemory(160, focus=focus)
         for i in range(0, len(text), every):
-            mem.fold(text[i: i + every])
+            mem.fold(text[i: i + every], text[i + every: i + every + 256])
         chars += len(text)
     return (time.perf_counter() - start) * 1e6 / max(1, chars)
 
 
-def budget_coverage(probes: list[Probe], block: int, budgets=BUDGETS) -> dict:
+def budget_coverage(probes: list[Probe], block: int, budgets=BUDGETS, focus: str = "window") -> dict:
     """Share of probes whose answer is in the summary in force at the probe (char tokenizer, `block` chars)."""
     out = {}
     for budget in budgets:
         try:
-            sch = make_schedule(block, budget)
+            sch = make_schedule(block, budget, focus=focus)
         except ValueError:
             continue
         hits = 0
         for p in probes:
-            mem, n = RollingMemory(budget), len(p.context) + len(p.answer)
-            covered = 0
-            # the same folds as RollingStory for a char tokenizer: prefix = summary + 2 tags
-            while len(mem.summary) + (2 if mem.summary else 0) + n - covered > block:
-                mem.fold(p.context[covered: covered + sch.update_every])
-                covered += sch.update_every
-            hits += p.answer in mem.summary
+            # the folds of generation for a char tokenizer (one id per character)
+            story = RollingStory(sch, lambda t: [ord(c) for c in t], 2, 3)
+            story.catch_up(len(p.context) + len(p.answer), lambda a, b: p.context[a:b])
+            hits += p.answer in story.memory.summary
         out[str(budget)] = round(hits / len(probes), 4) if probes else None
     return out
 
 
 def drift(texts: list[str], block: int, budget: int) -> dict:
     """Over long texts folded `update_every` characters at a time: mean share of the first window's names kept
-    in the summary over all updates, the share kept at the end, and new names per update."""
+    in the memory (the summary kept, at KEPT_FACTOR x the budget as the default focus keeps it) over all
+    updates, the share kept at the end, and new names per update."""
     sch = make_schedule(block, budget)
     kept_all, kept_end, new_per_update = [], [], []
     for text in texts:
         first = set(find(text[:block], []).names)
-        mem, names = RollingMemory(budget), set()
+        mem, names = RollingMemory(budget, focus=True), set()
         for i in range(0, len(text), sch.update_every):
             mem.fold(text[i: i + sch.update_every])
-            now = set(Summary.parse(mem.summary).names())
+            now = set(Summary.parse(mem.kept).names())
             new_per_update.append(len(now - names))
             names = now
             if first:
@@ -213,17 +212,19 @@ def main(argv: list[str] | None = None) -> int:
     # 1. the summarizer
     stories = [generate_story(HELD_OUT_START + i, 1234).text for i in range(200)]
     texts = [Path(t).read_text(encoding="utf-8-sig", errors="replace").replace("\r\n", "\n") for t in args.text]
-    speed = summarizer_speed(stories + texts)
+    speed, speed_focus = summarizer_speed(stories + texts), summarizer_speed(stories + texts, focus=True)
     held_out = demo_probes(args.demo_stories, 1024)
-    cover = budget_coverage(held_out, 256)
-    summ = {"ms_per_1000_chars": round(speed, 3), "coverage_by_budget_chars_block256": cover,
+    cover, cover_kept = budget_coverage(held_out, 256), budget_coverage(held_out, 256, focus="none")
+    summ = {"ms_per_1000_chars": round(speed, 3), "ms_per_1000_chars_focus": round(speed_focus, 3),
+            "coverage_by_budget_chars_block256": cover, "coverage_by_budget_chars_block256_no_focus": cover_kept,
             "drift_demo": drift(stories[:50], 256, 160)}
     if texts:
         summ["drift_text"] = drift(texts, 256, 160)
     report["summarizer"] = summ
-    print(f"\nsummarizer: {speed:.3f} ms per 1,000 characters; answer in the summary at the probe (held-out demo, "
-          f"{len(held_out)} probes >= 1,024 chars away, block 256 chars): "
-          + ", ".join(f"budget {b}: {v:.3f}" for b, v in cover.items()))
+    print(f"\nsummarizer: {speed:.3f} ms per 1,000 characters ({speed_focus:.3f} with the focused view); answer in "
+          f"the summary shown at the probe (held-out demo, {len(held_out)} probes >= 1,024 chars away, block 256 "
+          f"chars), focus window / none: "
+          + ", ".join(f"budget {b}: {v:.3f} / {cover_kept.get(b, float('nan')):.3f}" for b, v in cover.items()))
     for key in ("drift_demo", "drift_text"):
         if key in summ:
             d = summ[key]

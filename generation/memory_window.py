@@ -23,14 +23,15 @@ def schedule_of(state: dict, block_size: int) -> Schedule | None:
     if not isinstance(mem, dict):
         return None
     try:
-        return make_schedule(block_size, int(mem["budget"]), int(mem["update_every"]))
+        # a checkpoint from before focus existed was trained on the summary as kept
+        return make_schedule(block_size, int(mem["budget"]), int(mem["update_every"]), mem.get("focus", "none"))
     except (KeyError, TypeError, ValueError):
         return None
 
 
 class RollingWindow:
     """Feeds a story to the model through a rolling summary; `log` (a list) gets one record per fold with drift
-    figures: the share of the first window's names still in the summary, and names new since the last fold."""
+    figures: the share of the first window's names still in the summary kept, and names new since the last fold."""
 
     def __init__(self, model, tokenizer, schedule: Schedule, log: list | None = None):
         self.tok, self.schedule, self.log = tokenizer, schedule, log
@@ -55,7 +56,7 @@ class RollingWindow:
         del self.window[: self.story.covered - before]
         if self.log is not None:
             for f in folds:
-                names = set(Summary.parse(f["summary"]).names())
+                names = set(Summary.parse(f.get("kept", f["summary"])).names())  # drift: what memory still holds
                 kept = len(self.first_names & names) / len(self.first_names) if self.first_names else None
                 self.log.append({"position": self.n, **f, "first_window_names_kept": kept,
                                  "new_names": sorted(names - self.names)})

@@ -10,7 +10,9 @@ settings: re-running gives the same bytes, and with nothing changed there is no 
 
 `block_size` must be the block of the model that trains on the examples (the trainer checks); 0 = the profile's
 train block_size when run.py runs this step, else 256. `budget` 0 = 40 tokens for a BPE tokenizer, 160 for the
-char and byte tokenizers (about as much text as 40 BPE tokens).
+char and byte tokenizers (about as much text as 40 BPE tokens). `focus: window` (the default) keeps the summary at
+4 x budget and shows the model, within budget, the part about the characters its window names
+(story_memory/focus.py); `focus: none` shows the summary as kept.
 
 Crash safety: the files are written under hidden temp names and fsynced; memory.json is removed, the files are
 renamed into place, then memory.json is written: a kill leaves the old complete set or no memory.json (the
@@ -21,6 +23,7 @@ trainer refuses until this step is re-run, which then writes the same bytes).
 **Usage:**
     python scripts/prepare_memory.py --block-size 256
     python scripts/prepare_memory.py --block-size 256 --budget 120 --dataset-dir /data/stories
+    python scripts/prepare_memory.py --block-size 128 --budget 72 --focus none
 """
 
 import sys
@@ -57,6 +60,8 @@ class MemoryConfig:
                              "block_size under run.py, else 256)")
     budget: int = opt(0, "summary budget in tokens (0 = 40 for BPE, 160 for the char and byte tokenizers)")
     update_every: int = opt(0, "tokens folded into the summary at a time (0 = half of the smallest window)")
+    focus: str = opt("window", "what of the summary the model is shown: 'window' (the characters the window "
+                               "names first, from a summary kept at 4x the budget) or 'none' (the summary as kept)")
 
 
 def default_budget(tokenizer_type: str) -> int:
@@ -71,10 +76,11 @@ def settings_of(cfg: MemoryConfig, tokenizer_type: str) -> dict:
         raise UserError(f"block_size must be >= 16 and budget, update_every >= 0 (got {block}, {budget}, "
                         f"{cfg.update_every})")
     try:
-        sch = make_schedule(block, budget, cfg.update_every)
+        sch = make_schedule(block, budget, cfg.update_every, cfg.focus)
     except ValueError as e:
         raise UserError(str(e)) from None
-    return {"block_size": sch.block_size, "budget": sch.budget, "update_every": sch.update_every}
+    return {"block_size": sch.block_size, "budget": sch.budget, "update_every": sch.update_every,
+            "focus": sch.focus}
 
 
 def fingerprint_of(meta: dict, settings: dict) -> str:

@@ -6,7 +6,7 @@ One example is a summary prefix and the place in a split's token file where its 
   dtype of processed/meta.json (little-endian);
 - `<split>.examples.bin`: little-endian int64 rows (window start in `<split>.bin`, prefix offset, prefix length,
   relevance: how many words of the summary's facts the window then uses, `relevance` below);
-- `memory.json`: format, version, the settings (block_size, budget, update_every), the fingerprint of the
+- `memory.json`: format, version, the settings (block_size, budget, update_every, focus), the fingerprint of the
   processed data and settings, per-split counts and the file sizes. Written last (after the other files are in
   place; removed before any is replaced), so when it exists the files are complete.
 
@@ -26,7 +26,7 @@ from story_memory.summary import Summary
 MEMORY_DIR = "memory"
 MEMORY_META = "memory.json"
 MEMORY_FORMAT = "miniature-memory/memory-examples"
-MEMORY_VERSION = 3  # bumped whenever the summarizer or the example layout changes: older examples are rebuilt
+MEMORY_VERSION = 4  # bumped whenever the summarizer or the example layout changes: older examples are rebuilt
 EXAMPLE_COLUMNS = 4  # window start, prefix offset, prefix length, relevance
 COLUMNS = ("window_start", "prefix_offset", "prefix_length", "relevance")
 

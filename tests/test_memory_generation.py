@@ -120,17 +120,19 @@ def test_state_stays_flat_over_a_long_story(pos):
     assert len(log) == rw.story.covered // sch.update_every  # one record per fold, none kept beyond the log
 
 
-@pytest.mark.parametrize("pos", ["rope", "learned"])
-def test_greedy_generation_with_memory_equals_a_step_by_step_recomputation(tmp_path, pos):
+@pytest.mark.parametrize("pos,focus", [("rope", "window"), ("learned", "window"), ("rope", None)])
+def test_greedy_generation_with_memory_equals_a_step_by_step_recomputation(tmp_path, pos, focus):
     tok = story_tok()
     model = tiny_gpt(pos, seed=3)
+    # focus None: a checkpoint from before the setting existed reads the summary as kept
     state = {"step": 1, "model_config": model.cfg.to_dict(), "tokenizer": tok.to_dict(), "config": {},
-             "memory": {"block_size": RBLOCK, "budget": RBUDGET, "update_every": 0}}
+             "memory": {"block_size": RBLOCK, "budget": RBUDGET, "update_every": 0,
+                        **({"focus": focus} if focus else {})}}
     path = tmp_path / "last.safetensors"
     save_checkpoint(path, model, torch.optim.AdamW(model.parameters()), dict(model.named_parameters()), {}, state)
     lm = load_model(path)
     sch = schedule_of(lm.state, RBLOCK)
-    assert sch == make_schedule(RBLOCK, RBUDGET)
+    assert sch == make_schedule(RBLOCK, RBUDGET, focus=focus or "none")
     prompt = tok.encode(STORY[:300]).tolist()
     log: list = []
     got = list(generate_ids(lm, prompt, 150, SampleConfig(temperature=0, stop_at_eot=False), memory=sch,
@@ -176,9 +178,11 @@ def test_generate_memory_rolling_writes_the_memory_log(runs, tmp_path, capsys):
     records = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines()]
     assert len(records) > 10
     for r in records:
-        assert {"position", "covered", "summary", "evicted", "first_window_names_kept", "new_names",
+        assert {"position", "covered", "summary", "kept", "evicted", "first_window_names_kept", "new_names",
                 "sample"} <= r.keys()
         assert len(r["summary"]) <= BUDGET and r["covered"] <= r["position"]
+        shown, kept = Summary.parse(r["summary"]), Summary.parse(r["kept"])  # focus: a part of the summary kept
+        assert set(shown.names()) <= set(kept.names()) and len(r["kept"]) <= 4 * BUDGET
         assert isinstance(r["new_names"], list) and r["evicted"]
         assert r["first_window_names_kept"] is None or 0 <= r["first_window_names_kept"] <= 1
     assert {r["sample"] for r in records} == {0, 1}

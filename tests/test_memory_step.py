@@ -253,8 +253,8 @@ def test_training_with_memory_resumes_bit_for_bit_and_records_the_settings(built
         if k.startswith(("model/", "optim/")):
             assert torch.equal(wa[k], wb[k]), k
     state = read_state(tmp_path / "a" / LAST)
-    assert state["memory"] == {"block_size": BLOCK, "budget": BUDGET, "update_every": 19, "ratio": 0.5,
-                             "write_ratio": 0.0}
+    assert state["memory"] == {"block_size": BLOCK, "budget": BUDGET, "update_every": 19, "focus": "window",
+                             "ratio": 0.5, "write_ratio": 0.0}
     plain = train.run(cfg_of(max_iters=2, memory_ratio=0.0, out_dir=str(tmp_path / "c")), built[0])
     assert plain["steps"] == 2 and read_state(tmp_path / "c" / LAST)["memory"] is None
     # memory examples change what is learned: not the same weights as plain windows

@@ -228,11 +228,11 @@ def test_rolling_story_keeps_prefix_and_window_within_the_block(block, budget, e
     assert "Mia" in Summary.parse(story.memory.summary).names()
 
 
-@pytest.mark.parametrize("every", [0, 7])
-def test_catch_up_in_one_call_equals_token_by_token(every):
+@pytest.mark.parametrize("every,focus", [(0, "window"), (7, "window"), (7, "none")])
+def test_catch_up_in_one_call_equals_token_by_token(every, focus):
     tok = char_tok()
     ids = tok.encode(STORY).tolist()
-    sch = make_schedule(64, 24, every)
+    sch = make_schedule(64, 24, every, focus)
     text_of = lambda a, b: tok.decode(ids[a:b])
     for n in (100, 333, len(ids)):
         one, steps = rolling_story(tok, sch), rolling_story(tok, sch)
@@ -266,6 +266,9 @@ def test_make_schedule_defaults_and_errors():
         make_schedule(16, 20)
     with pytest.raises(ValueError, match="budget of 0"):
         make_schedule(64, 0)
+    assert sch.focus == "window" and make_schedule(64, 24, focus="none").focus == "none"
+    with pytest.raises(ValueError, match="focus must be one of window, none, got 'all'"):
+        make_schedule(64, 24, focus="all")
     for bad in (39, 1000, -1):
         with pytest.raises(ValueError, match=r"update_every must be between 1 and 38 .*got " + str(bad)):
             make_schedule(64, 24, bad)

@@ -2,7 +2,10 @@
 new summary), training with them (resume bit for bit, the ratio recorded), the model writing a summary within its
 budget, and a RollingStory folding with a writer instead of the extractive summarizer."""
 
+import dataclasses
+
 import numpy as np
+import pytest
 import torch
 
 from common.text_format import NUM_SPECIAL, SUMMARY_CLOSE_ID, SUMMARY_OPEN_ID
@@ -11,12 +14,31 @@ from generation.summary_writer import model_summary_writer
 from model.checkpoint import read_state
 from model.token_files import load_meta, open_tokens
 from story_memory.rolling import make_schedule, rolling_story
-from tests.test_memory_step import BLOCK, built, cfg_of  # noqa: F401  (the module fixture)
+from common.config import UserError
+from scripts import prepare_memory
+from tests.test_memory_step import BLOCK, CFG, cfg_of, demo_dataset
 from training import train
 from training.memory_batches import load_memory_examples, mask_prefix_targets
 from training.summary_write_rows import with_write_rows, write_pairs, write_row
 
 LAST = "last.safetensors"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A small demo dataset whose memory examples show the summary as kept (focus: none), as writing rows need:
+    (paths,)."""
+    paths = demo_dataset(tmp_path_factory.mktemp("memwrite") / "ds", 12)
+    prepare_memory.run(dataclasses.replace(CFG, focus="none"), paths)
+    return (paths,)
+
+
+def test_writing_rows_are_refused_for_focused_examples(tmp_path):
+    paths = demo_dataset(tmp_path / "ds", 12)
+    prepare_memory.run(CFG, paths)  # focus: window, the default
+    with pytest.raises(UserError, match="summary_write_ratio > 0 learns to write the summary as kept: run the "
+                                        "memory step with focus: none"):
+        train.run(cfg_of(max_iters=1, out_dir=str(tmp_path / "o"), summary_write_ratio=0.5), paths)
 
 
 def test_pairs_are_consecutive_folds_of_one_document():

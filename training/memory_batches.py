@@ -36,7 +36,7 @@ log = logging.getLogger("miniature_memory.train")
 class MemoryExamples:
     examples: np.ndarray   # [n, 4] int64 (window start, prefix offset, prefix length, relevance)
     prefixes: np.ndarray   # prefix ids
-    settings: dict         # block_size, budget, update_every
+    settings: dict         # block_size, budget, update_every, focus
     relevant: torch.Tensor  # indices of the examples with relevance > 0
     pairs: np.ndarray       # examples that follow their document's previous fold (training/summary_write_rows.py)
 
@@ -66,7 +66,7 @@ def load_memory_examples(processed: Path, meta: dict, split: str, block_size: in
         examples, prefixes = open_examples(folder, split, meta["dtype"], mmeta)
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"{folder}: {e}: {fix}") from None
-    settings = {k: mmeta[k] for k in ("block_size", "budget", "update_every")}
+    settings = {k: mmeta[k] for k in ("block_size", "budget", "update_every", "focus")}
     relevant = np.flatnonzero(np.asarray(examples[:, 3]) > 0) if len(examples) else np.zeros(0, dtype=np.int64)
     return MemoryExamples(examples, prefixes, settings, torch.from_numpy(relevant.astype(np.int64)),
                           write_pairs(examples, int(settings["update_every"])))

@@ -57,6 +57,10 @@ class Trainer:
                             f"{cfg.block_size + 1}: add data or lower block_size")
         self.memory = load_memory_examples(paths.processed, self.meta, "train", cfg.block_size) \
             if cfg.memory_ratio > 0 else None
+        if cfg.summary_write_ratio > 0 and self.memory is not None and self.memory.settings["focus"] != "none":
+            # with focus the next summary shown also depends on the window, which a writing row does not hold
+            raise UserError("summary_write_ratio > 0 learns to write the summary as kept: run the memory step "
+                            "with focus: none")
         weigh = self.memory is not None and cfg.memory_recall_weight != 1
         self.common = common_tokens(self.data["train"]) if weigh else None
         self.chat = {s: find_chat_examples(d, cfg.block_size) for s, d in self.data.items()} \
