@@ -99,8 +99,6 @@ COMMANDS = {
                                             "fewer stories and steps"),
     "python bench/memory.py --checkpoint recall=training/out/memory-recall --dataset-dir dataset-memory "
     "--max-probes 300": Skip("a benchmark of a trained model; tests/test_memory_generation.py runs it on a tiny one"),
-    "python bench/memory.py --checkpoint tiny=training/out/tiny --dataset-dir dataset --max-probes 300":
-        Skip("a ~5-minute benchmark of a trained model; tests/test_memory_generation.py runs it on a tiny one"),
 }
 # Example paths in the docs -> where the test puts them (relative to the temporary folder).
 PATHS = {"/data/stories": "ds", "training/out": "out"}
