@@ -12,10 +12,11 @@ model reads is a selection of it, made again at each fold from the text then in 
 
 Why: a story's current scene is about one or two of its characters, and what the text is about to need is
 what the memory holds about them. A summary cut to the budget by age alone (the same summary for every scene)
-held the asked fact for 0.35 of the demo probes at 40 tokens; selected for the window, 0.72 (bench/memory.py
-prints both). Step 2 keeps the others' names ahead of facts, so a name the story returns to after a long gap is
-still there (name probes on real books). The selection is a pure function of the kept summary and the window's
-text, so training examples, generation and the benchmark see the same prefix at the same fold.
+held the asked fact for 0.35 of the demo probes at 40 BPE tokens; selected for the window, 0.69 (ROADMAP.md
+section 8; bench/memory.py prints both for characters). Step 2 keeps the others' names ahead of facts, so a
+name the story returns to after a long gap is still there (name probes on real books). The selection is a pure
+function of the kept summary and the window's text, so training examples, generation and the benchmark see the
+same prefix at the same fold.
 """
 
 from __future__ import annotations

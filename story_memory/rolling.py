@@ -41,7 +41,7 @@ class Schedule:
     block_size: int
     budget: int           # summary budget in tokens
     update_every: int     # tokens folded per update
-    focus: str = "none"   # "window": show the window's characters first (focus.py); "none": the summary as kept
+    focus: str            # "window": show the window's characters first (focus.py); "none": the summary as kept
 
     @property
     def min_window(self) -> int:
