@@ -391,7 +391,10 @@ def test_bench_memory_measures_every_figure_and_prints_the_targets(runs, tmp_pat
     assert rc == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["conditions"]["dtype"] == "fp32"
-    assert report["summarizer"]["ms_per_1000_chars"] > 0
+    summ = report["summarizer"]
+    assert summ["ms_per_1000_chars"] > 0 and summ["ms_per_1000_chars_focus"] > 0
+    for key in ("coverage_by_budget_chars_block256", "coverage_by_budget_chars_block256_no_focus"):
+        assert set(summ[key]) == {"40", "80", "120", "160", "200"} and all(0 <= v <= 1 for v in summ[key].values())
     assert "plain" not in report["models"] and "was not trained with memory; skipped" in text
     row = report["models"]["mem"]
     assert row["probes"]["probes"] == 6 and 0 <= row["probes"]["with_memory"]["recall"] <= 1
