@@ -87,7 +87,8 @@ class _Fill:
         self.costs[i] = cost
 
     def add_place(self, place: str) -> None:
-        if place and self.total + self.count(f" At: {place}.") <= self.budget:
+        sep = " " if self.out.entries else ""  # as _cost: a space only after something
+        if place and self.total + self.count(f"{sep}At: {place}.") <= self.budget:
             self.out.place = place
 
 

@@ -37,6 +37,11 @@ def test_other_names_come_before_other_facts_and_the_place_last():
     assert focused(KEPT, "The wind blew.", 40) == "Mia: Ashford; cat Pip. Leo. Nora."
 
 
+def test_the_place_alone_is_counted_without_a_leading_space():
+    kept = Summary([Entry("Bartholomew", ["Ashford"])], place="mill")
+    assert focused(kept, "", len("At: mill.")) == "At: mill."
+
+
 def test_a_fact_too_long_is_skipped_for_a_shorter_one():
     kept = Summary([Entry("Mia", ["Ashford", "a very long and winding description of a hat", "cat Pip"])])
     assert focused(kept, "Mia", 30) == "Mia: Ashford; cat Pip."
