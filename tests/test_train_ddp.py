@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from common.config import build_config
 from common.fsio import read_jsonl
 from common.paths import REPO_ROOT, DatasetPaths
@@ -15,13 +17,15 @@ from scripts import prepare_data
 from model.checkpoint import LAST, load_checkpoint
 
 WORKER = """
-import hashlib, json, sys
+import faulthandler, hashlib, json, sys
+faulthandler.enable(all_threads=True)  # a native abort prints every thread's Python stack
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from common.config import build_config
 from common.paths import DatasetPaths
 from training.train import TrainConfig
 from training.loop import fit
+from training.runtime import exit_process
 
 cfg = build_config(TrainConfig, json.loads(sys.argv[1]))
 result = fit(cfg, DatasetPaths.at(sys.argv[2]), Path(sys.argv[3]))
@@ -30,6 +34,7 @@ for name, t in sorted(result.model.state_dict().items()):
     h.update(name.encode())
     h.update(t.detach().contiguous().numpy().tobytes())
 Path(sys.argv[4]).write_text(json.dumps({{"sha": h.hexdigest(), "step": result.step}}))
+exit_process(0)  # as training/train.py ends
 """
 
 
@@ -81,3 +86,22 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     assert second[0]["sha"] == second[1]["sha"] != first[0]["sha"] and second[0]["step"] == 9
     straight = launch(tmp_path, {**cfg, "max_iters": 9}, ds, tmp_path / "straight", "straight")
     assert straight[0]["sha"] == second[0]["sha"]  # the resumed 2-process run matches an uninterrupted one
+
+
+def test_exit_process_outside_torchrun_is_a_plain_exit(monkeypatch):
+    # only a torchrun job (WORLD_SIZE > 1) skips the interpreter's teardown; a single process exits normally
+    from training.runtime import exit_process
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(SystemExit) as e:
+        exit_process(3)
+    assert e.value.code == 3
+
+
+def test_a_torchrun_rank_exits_with_its_code_after_flushing(tmp_path):
+    script = ("import sys; sys.path.insert(0, %r)\n"
+              "from training.runtime import exit_process\n"
+              "print('written before exit', end='')\n"
+              "exit_process(5)\n") % str(REPO_ROOT)
+    p = subprocess.run([sys.executable, "-c", script], env={**os.environ, "WORLD_SIZE": "2"},
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 5 and p.stdout == "written before exit"

@@ -76,11 +76,18 @@ def fit(cfg: TrainConfig, paths: DatasetPaths, out_dir: Path) -> FitResult:
     """Train per cfg on paths.processed into out_dir (resuming from its last checkpoint); returns the result."""
     check_config(cfg)
     dist = setup_distributed(cfg.device)
+    finished = False
     try:
-        return run_loop(Trainer(cfg, paths, out_dir, dist))
+        result = run_loop(Trainer(cfg, paths, out_dir, dist))
+        finished = True
+        return result
     finally:
         if dist.initialized_here:
             import torch.distributed as tdist
+            # No rank tears its side down while a peer may still wait in a collective; after a failure a peer may
+            # be gone, so no barrier then. (The process's own exit: runtime.exit_process.)
+            if finished:
+                tdist.barrier()
             tdist.destroy_process_group()
 
 

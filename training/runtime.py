@@ -88,6 +88,18 @@ def setup_distributed(device_pref: str) -> Dist:
     return Dist(rank, world, local, here)
 
 
+def exit_process(code: int) -> None:
+    """End the process with `code`. In a torchrun job, skip the interpreter's teardown: DDP keeps the gloo group
+    alive past destroy_process_group (its worker threads stay; torch 2.13), and tearing those down while the
+    interpreter finalizes aborts about one run in a hundred ("terminate called without an active exception",
+    exit -6) after everything was written. Callers have written and closed their files by now."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def configure_backends(device: torch.device) -> None:
     """TF32 matmuls and convolutions on CUDA (free speed on Ampere and later, no effect elsewhere). On the CPU,
     denormal floats are flushed to zero: zero-initialised projections and small AdamW moments produce them, and

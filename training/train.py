@@ -30,7 +30,6 @@ bf16), else the CPU in float32. Multi-GPU / multi-node: `torchrun --nproc-per-no
 """
 
 import os
-import sys
 
 from common.cli import stage_main
 from common.paths import DatasetPaths
@@ -59,4 +58,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from training.runtime import exit_process
+    exit_process(main())
