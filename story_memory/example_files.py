@@ -26,7 +26,7 @@ from story_memory.summary import Summary
 MEMORY_DIR = "memory"
 MEMORY_META = "memory.json"
 MEMORY_FORMAT = "miniature-memory/memory-examples"
-MEMORY_VERSION = 4  # bumped whenever the summarizer or the example layout changes: older examples are rebuilt
+MEMORY_VERSION = 5  # bumped whenever the summarizer or the example layout changes: older examples are rebuilt
 EXAMPLE_COLUMNS = 4  # window start, prefix offset, prefix length, relevance
 COLUMNS = ("window_start", "prefix_offset", "prefix_length", "relevance")
 

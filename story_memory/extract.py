@@ -9,8 +9,11 @@ Rules of ordinary English, not of any one corpus (nothing here reads the demo co
   (so "she", "his" in the next sentence attach to it);
 - *facts* about that character: what it possesses ("Mia's red kite", "her lamp, Glim" -> "red kite", "lamp Glim"),
   what it has, owns, carries, keeps, wears or was given ("owned a pewter cup" -> "pewter cup"), things it names
-  ("a toad named Pip" -> "toad Pip"), its favourites ("favourite colour was teal" -> "colour teal") and the
-  named places it is in, from or goes to ("from Ivywick" -> "Ivywick");
+  ("a toad named Pip" -> "toad Pip", "rescued a gecko and named it Pebble" -> "gecko Pebble"), what it treasures
+  ("Mia's most treasured possession was a tin whistle" -> "tin whistle"), its favourites ("favourite colour was
+  teal" -> "colour teal") and a colour named as a noun ("she always chose teal", "everything he owned was teal",
+  from a list of English colour names) and the named places it is in, from or goes to ("from Ivywick" -> "Ivywick");
+  body parts, clothing parts and feelings ("her sleeve", "their spirits", "his idea") tell no one apart: skipped;
 - the story's *place* is the last "to/at/in/into/towards/reached the <noun phrase>" of the text.
 """
 
@@ -55,17 +58,36 @@ said says say asked told would could should will shall can may might must named 
 ever wherever whenever every really quite rather""".split())
 POSSESSIVES = {"his", "her", "their"}
 POSSESS_VERBS = {"had", "has", "have", "owned", "owns", "own", "carried", "carries", "carry", "kept", "keeps",
-                 "wore", "wears", "held", "holds", "given", "gave", "brought", "bought", "found"}
+                 "wore", "wears", "held", "holds", "given", "gave", "brought", "bought", "found", "rescued",
+                 "adopted"}
 NAMING = {"named", "called"}
 PLACE_PREPS = {"in", "from", "to", "at", "near", "towards", "toward", "into", "through", "reached", "visit",
                "visited", "leaving", "left"}
 PERSON_HEADS = {"girl", "boy", "child", "kid", "man", "woman", "lady", "gentleman", "person", "friend", "baker",
                 "farmer", "fisherman", "sailor", "teacher", "knight", "witch", "wizard"}
 # Possessions too common to tell anyone apart.
-GENERIC = set("""eyes eye hands hand head face nose mouth ears ear feet foot arms arm legs leg hair shoulder shoulders
-back mind heart breath voice pocket pockets bag way room house home door bed life name turn best side own
+GENERIC = frozenset("""eyes eye hands hand head face nose mouth ears ear feet foot arms arm legs leg hair shoulder
+shoulders back mind heart breath voice pocket pockets bag way room house home door bed life name turn best side own
 family parents mother father mum dad friend friends brother sister grandfather grandmother grandpa grandma granny
-aunt uncle cousin godmother godfather birthday""".split())
+aunt uncle cousin godmother godfather birthday lips lip cheek cheeks chin fingers finger thumb knees knee neck
+tongue teeth tooth forehead brow eyebrows lap skin sleeve sleeves collar hem cuff spirits courage idea ideas plan
+plans opinion opinions feeling feelings question questions answer thoughts thought mood temper appetite manners
+attention patience chance place seat moment fault wish hope fear fears luck""".split())
+# What a possession, a treasure, is called: "her most treasured possession was ..." names the thing after "was".
+TREASURE_HEADS = frozenset({"possession", "possessions", "treasure", "treasures", "belonging", "belongings",
+                            "thing", "toy"})
+UNTELLING = GENERIC | TREASURE_HEADS
+# English colour names (basic terms, the common named shades, and modifier + basic term: "sky blue").
+BASIC_COLOURS = set("""red orange yellow green blue purple pink brown black white grey gray violet indigo""".split())
+COLOURS = BASIC_COLOURS | set("""scarlet crimson maroon burgundy ruby cherry vermilion coral salmon peach apricot
+amber tangerine gold golden ochre mustard lemon saffron khaki beige cream ivory tan bronze copper rust chestnut
+chocolate olive lime emerald jade mint teal turquoise aquamarine aqua cyan cobalt azure navy sapphire ultramarine
+cerulean lavender lilac mauve magenta fuchsia plum periwinkle rose silver charcoal chartreuse primrose""".split())
+COLOUR_MODIFIERS = set("""sky sea navy forest lime olive mustard lemon bottle royal pale dark light deep bright
+baby powder midnight brick blood dusty hot""".split())
+# Verbs whose object, a colour used as a noun, is the character's colour ("she always chose teal").
+COLOUR_VERBS = {"saw", "sees", "chose", "chooses", "loved", "loves", "liked", "likes", "picked", "picks",
+                "preferred", "prefers", "adored", "adores"}
 PLACE_HEADS = {"town", "city", "village", "kingdom", "land", "island", "country", "valley", "forest", "county"}
 MAX_NP_WORDS = 4
 
@@ -115,7 +137,9 @@ def _noun_phrase(words: list[str], i: int) -> tuple[list[str], int]:
     out = []
     while i < len(words) and len(out) < MAX_NP_WORDS:
         w = words[i]
-        if not w[0].isalpha() or w.lower() in STOP or _base(w)[1]:
+        low = w.lower()
+        ends = out and (low in IRREGULAR_PAST or low.endswith("ly"))  # "her tin whistle went too", "... case safely"
+        if not w[0].isalpha() or low in STOP or _base(w)[1] or ends:
             break
         out.append(w)
         i += 1
@@ -241,7 +265,9 @@ def find(text: str, known_names: list[str], last_topic: str = "") -> Findings:
             else:
                 out.add_fact(topic, f"{_head_of(words, start, end)} {name}".strip())
         _possessions(words, found, topic, out)
+        _treasures(words, found, topic, out)
         _favourites(words, topic, out)
+        _colours(words, topic, out)
         place = _story_place(words)
         if place:
             out.place = place
@@ -255,6 +281,8 @@ def _role(words: list[str], start: int, end: int, name: str, people: set[str]) -
     nxt = words[end] if end < len(words) else ""
     if _is_placeish(words, start) and name not in people:
         return "place"
+    if prev in ("it", "him", "her") and start >= 2 and words[start - 2].lower() in NAMING:
+        return "named"  # "... a gecko and named it Pebble"
     if prev in NAMING:
         head = words[start - 2].lower() if start >= 2 else ""
         acts = nxt[:1].isalpha() and nxt.islower() and nxt not in STOP
@@ -273,6 +301,9 @@ def _head_of(words: list[str], start: int, end: int) -> str:
     """The kind of a named thing: "a scruffy magpie named Pip" / "her magpie, Pip" -> magpie; "Pip, a scruffy
     magpie with ..." -> magpie."""
     prev = words[start - 1].lower() if start else ""
+    if prev in ("it", "him", "her") and start >= 3 and words[start - 2].lower() in NAMING:
+        k = start - 3  # "rescued a greedy gecko and named it Pebble": the noun before "and named"
+        return _head_before(words, k) if words[k].lower() == "and" else ""
     if prev in NAMING or prev == ",":
         return _head_before(words, start - 1)
     np_words, _ = _noun_phrase(words, end + 2)  # past ", a" or ", Mia's"
@@ -311,8 +342,8 @@ def _possessions(words: list[str], found: list, topic: str, out: Findings) -> No
         if not owner:
             continue
         np_words, k = _noun_phrase(words, j)
-        if not np_words or any(_is_cap(x) for x in np_words) or np_words[-1].lower() in GENERIC:
-            continue
+        if not np_words or any(_is_cap(x) for x in np_words) or np_words[-1].lower() in UNTELLING:
+            continue  # "her greatest treasure" says nothing; what it was is the treasure rule's
         if k + 1 < len(words) and words[k] == "," and _is_cap(words[k + 1]):
             continue  # "her toad, Pip": the named-thing rule
         fact = " ".join(x.lower() for x in np_words)
@@ -324,6 +355,59 @@ def _possessions(words: list[str], found: list, topic: str, out: Findings) -> No
         if fact.startswith(("favourite ", "favorite ")):
             fact = fact.split(" ", 1)[1]  # "favourite colour mauve" -> "colour mauve"
         out.add_fact(owner, fact)
+
+
+def _treasures(words: list[str], found: list, topic: str, out: Findings) -> None:
+    """"Mia's (most) treasured possession was a tin whistle", "his only toy was a ..." -> "tin whistle": the
+    thing after the copula, since the possessive's own noun ("possession") tells nothing."""
+    owners = {start: (name, end) for (start, end, name, poss) in found if poss}
+    for i, w in enumerate(words):
+        if i in owners:
+            owner, j = owners[i]
+        elif w.lower() in POSSESSIVES:
+            owner, j = topic, i + 1
+        else:
+            continue
+        k = j
+        while k < len(words) and k - j < 4 and words[k][:1].islower() and words[k].lower() not in TREASURE_HEADS:
+            k += 1  # "most treasured", "only", "greatest"
+        if k + 2 >= len(words) or words[k].lower() not in TREASURE_HEADS or words[k + 1].lower() not in ("was", "is"):
+            continue
+        start = k + 2 + (words[k + 2].lower() in ("a", "an", "the", "his", "her", "their"))
+        np_words, _ = _noun_phrase(words, start)
+        if np_words and not any(_is_cap(x) for x in np_words):
+            out.add_fact(owner, " ".join(x.lower() for x in np_words))
+
+
+def _colour_at(words: list[str], i: int) -> tuple[str, int]:
+    """The colour name at words[i] ("teal", "sky blue"; "" when none) and the index after it."""
+    low = words[i].lower()
+    if low in COLOUR_MODIFIERS and i + 1 < len(words) and words[i + 1].lower() in BASIC_COLOURS:
+        return f"{low} {words[i + 1].lower()}", i + 2
+    return (low, i + 1) if low in COLOURS else ("", i + 1)
+
+
+def _colours(words: list[str], topic: str, out: Findings) -> None:
+    """A colour used as a noun, not before one ("teal pencils" describes the pencils): as the object of a verb
+    of liking or seeing ("she always chose teal"), after "was"/"is" at the end of a clause ("everything he owned
+    was teal,"), or as the subject of "was the best" ("that teal was the best one") -> "colour teal"."""
+    if not topic:
+        return
+    i = 0
+    while i < len(words):
+        colour, j = _colour_at(words, i)
+        if not colour:
+            i += 1
+            continue
+        prev = words[i - 1].lower() if i else ""
+        nxt = words[j].lower() if j < len(words) else ""
+        clause_end = nxt == "" or not nxt[0].isalpha()
+        if (prev in COLOUR_VERBS and (clause_end or nxt in ("and", "or"))) \
+                or (prev in ("was", "is") and clause_end) \
+                or (nxt in ("was", "is") and j + 2 < len(words) and words[j + 1].lower() == "the"
+                    and words[j + 2].lower() in ("best", "loveliest", "nicest", "finest", "prettiest")):
+            out.add_fact(topic, f"colour {colour}")
+        i = j
 
 
 def _favourites(words: list[str], topic: str, out: Findings) -> None:

@@ -106,6 +106,26 @@ def test_hand_made_story_gives_each_child_town_pet_object_and_colour():
     assert text.startswith("Mia: Ashford; cat Pip")
 
 
+@pytest.mark.parametrize("text, facts", [
+    ("Pearl's most treasured possession was a tiny patched satchel.", ["tiny patched satchel"]),
+    ("Bo laughed. Her greatest treasure was an old tin whistle.", ["old tin whistle"]),
+    ("One rainy winter Rafi had rescued a cockatoo and named it Rolo.", ["cockatoo Rolo"]),
+    ("When Pearl closed her eyes, she always saw chartreuse.", ["colour chartreuse"]),
+    ("Almost everything Bruno owned was lavender, from his bobble hat to his toothbrush.",
+     ["bobble hat", "toothbrush", "colour lavender"]),
+    ("If you asked Inés, she would say that sky blue was the best one.", ["colour sky blue"]),
+    # a colour before a noun describes the noun; a verb or adverb ends a noun phrase; body parts, clothing
+    # parts and feelings are nobody's telling facts
+    ("Mia looked at the red barn. Mia said the door was green and the roof grey.", []),
+    ("Wherever Inés went, her tin harmonica went too. Inés kept her map safely.", ["tin harmonica", "map"]),
+    ("Nell wiped her lips on her sleeve and their spirits rose with her idea.", []),
+])
+def test_what_a_character_treasures_names_and_likes(text, facts):
+    s = Summary.parse(update("", text, 1000)[0])
+    assert len(s.entries) == 1
+    assert s.entries[0].facts == facts
+
+
 @pytest.mark.parametrize("text, names", [
     ("Long ago, when the clock struck nine, Arlo woke up. Arlo lived in Linbury.", ["Arlo"]),
     ("Ask anyone in Oxmere about Tomás and they will smile.", ["Tomás"]),
