@@ -3,8 +3,9 @@
 Everything side by side in one run, for each checkpoint given (`--checkpoint NAME=PATH`):
 1. Summarizer (no model): speed in ms per 1,000 characters, without and with the focused view; what each budget
    pays: the share of held-out demo probes whose answer is in the summary shown when the probe comes (the
-   ceiling of recall with memory), for budgets of 40-200 characters, with focus and without; drift over long real text (`--text`, e.g. ../shared/data/gutenberg/*.txt): the
-   share of the first window's names still in the summary after every update, and new names per update.
+   ceiling of recall with memory), for budgets of 40-200 characters, with focus and without; drift over long
+   real text (`--text`, e.g. ../shared/data/gutenberg/*.txt): the share of the first window's names still in the
+   summary after every update, and new names per update.
 2. Probe recall (generation/memory_eval.py): recall@1 with memory and with the window alone, by distance in
    blocks, on the probes file `--probes` (default: held-out demo stories, index 100,000 on, never trained on),
    chance level, and recall at >= 4 blocks of distance.

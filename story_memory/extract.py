@@ -264,8 +264,9 @@ def find(text: str, known_names: list[str], last_topic: str = "") -> Findings:
                 out.add_fact(topic, name)
             else:
                 out.add_fact(topic, f"{_head_of(words, start, end)} {name}".strip())
-        _possessions(words, found, topic, out)
-        _treasures(words, found, topic, out)
+        owners = _possessive_owners(words, found, topic)
+        _possessions(words, owners, topic, out)
+        _treasures(words, owners, out)
         _favourites(words, topic, out)
         _colours(words, topic, out)
         place = _story_place(words)
@@ -281,7 +282,7 @@ def _role(words: list[str], start: int, end: int, name: str, people: set[str]) -
     nxt = words[end] if end < len(words) else ""
     if _is_placeish(words, start) and name not in people:
         return "place"
-    if prev in ("it", "him", "her") and start >= 2 and words[start - 2].lower() in NAMING:
+    if _named_it(words, start):
         return "named"  # "... a gecko and named it Pebble"
     if prev in NAMING:
         head = words[start - 2].lower() if start >= 2 else ""
@@ -297,11 +298,16 @@ def _role(words: list[str], start: int, end: int, name: str, people: set[str]) -
     return "person"
 
 
+def _named_it(words: list[str], start: int) -> bool:
+    """The name at `start` follows "named it" / "called him" / "named her"."""
+    return start >= 2 and words[start - 1].lower() in ("it", "him", "her") and words[start - 2].lower() in NAMING
+
+
 def _head_of(words: list[str], start: int, end: int) -> str:
     """The kind of a named thing: "a scruffy magpie named Pip" / "her magpie, Pip" -> magpie; "Pip, a scruffy
     magpie with ..." -> magpie."""
     prev = words[start - 1].lower() if start else ""
-    if prev in ("it", "him", "her") and start >= 3 and words[start - 2].lower() in NAMING:
+    if _named_it(words, start) and start >= 3:
         k = start - 3  # "rescued a greedy gecko and named it Pebble": the noun before "and named"
         return _head_before(words, k) if words[k].lower() == "and" else ""
     if prev in NAMING or prev == ",":
@@ -322,17 +328,23 @@ def _head_before(words: list[str], i: int) -> str:
     return " ".join(head)
 
 
-def _possessions(words: list[str], found: list, topic: str, out: Findings) -> None:
+def _possessive_owners(words: list[str], found: list, topic: str) -> dict[int, tuple[str, int]]:
+    """Where a possessive stands ("Mia's", or his/her/their for `topic`): its index -> (owner, index after it)."""
+    owners = {start: (name, end) for (start, end, name, poss) in found if poss}
+    for i, w in enumerate(words):
+        if i not in owners and w.lower() in POSSESSIVES and topic:
+            owners[i] = (topic, i + 1)
+    return owners
+
+
+def _possessions(words: list[str], owners: dict[int, tuple[str, int]], topic: str, out: Findings) -> None:
     """`Name's X`, `his/her/their X` and `had/owned/carried/... a X`, with a lowercase appositive kept ("her
     favourite colour, mauve" -> "favourite colour mauve"); a named appositive is the named-thing rule's."""
-    owners = {start: (name, end) for (start, end, name, poss) in found if poss}
     for i, w in enumerate(words):
         low = w.lower()
         owner = ""
         if i in owners:
             owner, j = owners[i]
-        elif low in POSSESSIVES:
-            owner, j = topic, i + 1
         elif low in POSSESS_VERBS:
             j = i + 1
             if j < len(words) and words[j].lower() in ("him", "her", "them"):
@@ -357,17 +369,10 @@ def _possessions(words: list[str], found: list, topic: str, out: Findings) -> No
         out.add_fact(owner, fact)
 
 
-def _treasures(words: list[str], found: list, topic: str, out: Findings) -> None:
+def _treasures(words: list[str], owners: dict[int, tuple[str, int]], out: Findings) -> None:
     """"Mia's (most) treasured possession was a tin whistle", "his only toy was a ..." -> "tin whistle": the
     thing after the copula, since the possessive's own noun ("possession") tells nothing."""
-    owners = {start: (name, end) for (start, end, name, poss) in found if poss}
-    for i, w in enumerate(words):
-        if i in owners:
-            owner, j = owners[i]
-        elif w.lower() in POSSESSIVES:
-            owner, j = topic, i + 1
-        else:
-            continue
+    for _, (owner, j) in sorted(owners.items()):
         k = j
         while k < len(words) and k - j < 4 and words[k][:1].islower() and words[k].lower() not in TREASURE_HEADS:
             k += 1  # "most treasured", "only", "greatest"

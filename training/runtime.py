@@ -71,9 +71,14 @@ def autocast_dtype(pref: str, device: torch.device) -> torch.dtype:
     return DTYPES[pref]
 
 
+def torchrun_world_size() -> int:
+    """The number of processes of the torchrun job this one belongs to (1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def setup_distributed(device_pref: str) -> Dist:
     """Join the torchrun job described by RANK/WORLD_SIZE/LOCAL_RANK (NCCL on CUDA, gloo on CPU), if any."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = torchrun_world_size()
     if world <= 1:
         return Dist()
     import torch.distributed as tdist
@@ -93,7 +98,7 @@ def exit_process(code: int) -> None:
     alive past destroy_process_group (its worker threads stay; torch 2.13), and tearing those down while the
     interpreter finalizes aborts about one run in a hundred ("terminate called without an active exception",
     exit -6) after everything was written. Callers have written and closed their files by now."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if torchrun_world_size() <= 1:
         sys.exit(code)
     sys.stdout.flush()
     sys.stderr.flush()
