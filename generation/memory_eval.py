@@ -17,7 +17,8 @@ tells whether the model can copy a name it just read, which reading a summary ne
 Context ablation on documents: the loss of a stretch of `window` tokens given (a) nothing, (b) the rolling
 summary of everything before it, (c) the summary at the same point of a different document, (d) the previous
 `block - window` tokens in full. usefulness = (a - b) / (a - d): 0 means the summary is worth nothing, 1 that it is
-worth the full previous text.
+worth the full previous text. The stretch's first token is scored in none of the four: in (a) nothing comes before
+it, so no model can predict it, and scoring it in the other three only would credit any prefix with its loss.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ MAX_BUCKET = 8  # distances of 8 blocks and more share one bucket
 
 
 def _logprob_sums(model, rows: list[list[int]], spans: list[tuple[int, int]]) -> list[float]:
-    """Summed log-probabilities of rows[i][a:b] (each token given the ones before it), one forward pass."""
+    """Summed log-probabilities of rows[i][a:b] (each token given the ones before it), one forward pass. A token
+    needs one before it (a >= 1): a row's first token has no prediction."""
+    if any(a < 1 or b > len(r) for r, (a, b) in zip(rows, spans)):
+        raise ValueError("a scored span must start after the row's first token and end within the row")
     width = max(len(r) for r in rows)
     batch = torch.zeros((len(rows), width), dtype=torch.long)
     for i, r in enumerate(rows):
@@ -174,9 +178,9 @@ def recall_beyond(report: dict, key: str, min_blocks: int) -> tuple[float | None
 
 
 def _window_loss(model, rows: list[list[int]], window: int) -> float:
-    """Mean loss of the last `window` tokens of each row."""
-    sums = _logprob_sums(model, rows, [(len(r) - window, len(r)) for r in rows])
-    return -sum(sums) / (window * len(rows))
+    """Mean loss of the last `window` tokens of each row but the first of them (see the module's docstring)."""
+    sums = _logprob_sums(model, rows, [(len(r) - window + 1, len(r)) for r in rows])
+    return -sum(sums) / ((window - 1) * len(rows))
 
 
 def context_ablation(model, tok, schedule: Schedule, docs: list, max_points: int = 200) -> dict:

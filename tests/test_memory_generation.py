@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from common.config import build_config
 from common.text_format import NOT_IN_STORIES, SUMMARY_CLOSE, SUMMARY_CLOSE_ID, SUMMARY_OPEN, SUMMARY_OPEN_ID
 from generation.inference import generate_ids, load_model
-from generation.memory_eval import answer_sentence, bucket_of, in_window_recall, probe_recall, score_probe
+from generation.memory_eval import (_logprob_sums, _window_loss, answer_sentence, bucket_of, context_ablation,
+                                    in_window_recall, probe_recall, score_probe)
 from generation.memory_window import RollingWindow, schedule_of
 from generation.sampling_config import SampleConfig
 from model.checkpoint import LAST, save_checkpoint
@@ -313,6 +314,31 @@ def test_probe_recall_report_and_chance():
     assert rep["without_memory"]["by_distance"] == {bucket: {"recall": 0.0, "probes": 2}}
     assert rep["with_memory"]["answer_in_summary"] == 1.0 and rep["with_memory"]["recall_if_in_summary"] == 1.0
     assert rep["with_memory"]["recall_if_not_in_summary"] is None
+
+
+def test_context_ablation_scores_the_same_tokens_given_nothing_or_a_prefix():
+    """Each reading scores the stretch's tokens after its first (nothing precedes the first in reading (a)); an
+    earlier version took the first token's score from the row's last position, which inflated the no-context
+    loss and let any prefix, even another story's summary, look useful."""
+    tok = story_tok()
+    model = tiny_gpt("rope", seed=3)
+    target = tok.encode(FILLER).tolist()[:40]
+    prefix = tok.encode("Mia: cat Pip.").tolist()
+
+    def direct(head: list[int]) -> float:
+        with torch.no_grad():
+            logits, _ = model(torch.tensor([head + target]))
+        return float(F.cross_entropy(logits[0, len(head):-1].float(), torch.tensor(target[1:])))
+
+    assert _window_loss(model, [target], len(target)) == pytest.approx(direct([]), abs=1e-5)
+    assert _window_loss(model, [prefix + target], len(target)) == pytest.approx(direct(prefix), abs=1e-5)
+    with pytest.raises(ValueError):
+        _logprob_sums(model, [target], [(0, 5)])
+    docs = [tok.encode(STORY), tok.encode(INTRO.replace("Mia", "Ada") + FILLER * 12)]
+    rep = context_ablation(model, tok, make_schedule(RBLOCK, RBUDGET), docs, max_points=4)
+    assert rep["points"] > 0 and rep["window"] == RBLOCK - (RBUDGET + 2)
+    for key in ("loss_none", "loss_summary", "loss_other_summary", "loss_full_previous"):
+        assert 0 < rep[key] < 20
 
 
 def test_probe_recall_says_how_often_the_summary_holds_the_answer():
