@@ -145,6 +145,8 @@ TRAILING_WORD = re.compile(r"[^\W\d_]+$")
 OPENERS = "\"'“‘(["  # right before a word: a quotation or aside starts there, with a capital
 CLOSERS = "\"'”’)]"  # between a sentence's end and the next word
 ENDS = ".!?…:"
+# The word before a mention, joined by a space or hyphen, or by "of" / "of the" ("the Fairy of the Desert")
+WORD_BEFORE = re.compile(r"([^\W\d_]+)(\s+of(?:\s+the)?\s+|[ \t\r\n\-])$")
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ class Mention:
     start: int
     end: int
     initial: bool  # the word starts a sentence, a paragraph or a quotation
+    continues: bool = False  # the word continues a longer proper name (continues_a_name)
 
 
 def sentence_initial(text: str, start: int) -> bool:
@@ -170,25 +173,44 @@ def sentence_initial(text: str, start: int) -> bool:
     return not (title and title.group().lower() in TITLES)
 
 
+def continues_a_name(text: str, start: int) -> bool:
+    """Whether the word at `start` continues a longer proper name: it follows a capitalised word that does not
+    start a sentence ("the Yellow Dwarf", "Fairy Paribanou", "Humpy-Dumpy"; a title such as "Prince Ahmed" is
+    not a name of its own, so "Ahmed" counts alone), or follows "X of" / "X of the" with X capitalised ("the Fairy
+    of the Desert", "the King of the Gold Mines"). Such a word is given away by the one before it. A capitalised word
+    that starts a sentence is left alone ("Then Dummling"), so "Old Tom" at a sentence's start is not caught; a
+    hyphen joins whatever the first word ("Humpy-Dumpy")."""
+    m = WORD_BEFORE.search(text, max(0, start - 60), start)
+    if not m or (m.start(1) > 0 and text[m.start(1) - 1].isalpha()):  # no word, or one cut by the 60 characters
+        return False
+    if not m.group(1)[0].isupper() or (m.group(2) != "-" and sentence_initial(text, m.start(1))):
+        return False
+    return "of" in m.group(2) or m.group(1).lower() not in NOT_NAMES
+
+
 def find_names(text: str, min_count: int = 3) -> dict[str, list[Mention]]:
     """Personal names of a document and all their mentions, in text order.
 
     A name is a capitalised word (not all capitals, two letters or more) that occurs at least `min_count` times,
     at least once where nothing else explains the capital (not sentence-initial), is not in NOT_NAMES, and occurs
     in lower case less often than capitalised mid-sentence (so "Then"/"then" is not a name, "Rose" the girl
-    mentioned often still is)."""
+    mentioned often still is), and is not only ever the second word of a longer name ("Dwarf" of "the Yellow
+    Dwarf", which continues_a_name explains)."""
     mentions: dict[str, list[Mention]] = {}
     lower = Counter()
     for m in WORD.finditer(text):
         word = m.group()
         if word[0].isupper() and len(word) >= 2 and not word.isupper():
-            mentions.setdefault(word, []).append(Mention(m.start(), m.end(), sentence_initial(text, m.start())))
+            mentions.setdefault(word, []).append(Mention(m.start(), m.end(), sentence_initial(text, m.start()),
+                                                         continues_a_name(text, m.start())))
         elif word.islower():
             lower[word] += 1
     names = {}
     for word, found in mentions.items():
         inside = sum(not x.initial for x in found)
-        if len(found) >= min_count and inside and word.lower() not in NOT_NAMES and lower[word.lower()] < inside:
+        alone = sum(not x.continues for x in found)
+        if (len(found) >= min_count and inside and alone and word.lower() not in NOT_NAMES
+                and lower[word.lower()] < inside):
             names[word] = found
     return names
 
@@ -201,13 +223,14 @@ def related(a: str, b: str) -> bool:
 
 def pick_remention(names: dict[str, list[Mention]], min_distance: int, limit: int) -> list[tuple[int, int, str]]:
     """(start, name, end of the previous mention) of up to `limit` mid-sentence re-mentions at least `min_distance`
-    characters after the previous mention of the same name. Spread over names, the story's main characters first:
-    names by mention count (ties: first mentioned first), one re-mention per name per round, each name's farthest
-    first; so one name cannot fill a document's quota, and a name the story keeps using outranks a passing one."""
+    characters after the previous mention of the same name, none continuing a longer name (continues_a_name).
+    Spread over names, the story's main characters first: names by mention count (ties: first mentioned first), one
+    re-mention per name per round, each name's farthest first; so one name cannot fill a document's quota, and a
+    name the story keeps using outranks a passing one."""
     queues = []
     for name, found in sorted(names.items(), key=lambda kv: (-len(kv[1]), kv[1][0].start)):
         far = [(cur.start - prev.end, cur.start, name, prev.end) for prev, cur in zip(found, found[1:])
-               if not cur.initial and cur.start - prev.end >= min_distance]
+               if not cur.initial and not cur.continues and cur.start - prev.end >= min_distance]
         if far:
             queues.append(sorted(far, key=lambda c: (-c[0], c[1])))
     picked: list[tuple[int, int, str]] = []

@@ -13,7 +13,8 @@ from demo.probes import demo_probe_records
 from demo.stories import generate_story
 from demo.vocab import COLOURS, PET_KINDS, PET_NAMES, TOWN_HEADS, TOWN_TAILS
 from scripts.make_probes import main
-from story_memory.probes import Probe, corpus_probes, find_names, read_probes, write_probes
+from story_memory.probes import (Probe, continues_a_name, corpus_probes, find_names, read_probes,
+                                 write_probes)
 
 FILLER = "The boats rocked gently on the water while the gulls called softly above them. " * 3  # 243 characters
 STORY = ("Maya lived by the sea with her dog. Every morning Maya and Tom walked to the harbour, and Lila waved "
@@ -169,6 +170,27 @@ def test_corpus_probes_caps_spread_over_names_and_counts():
                if p.answer == "Maya")
     assert corpus_probes([("a", STORY), ("b", STORY)], 150, 9, 2) == corpus_probes([("a", STORY), ("b", STORY)],
                                                                                  150, 9, 2)
+
+
+def test_the_second_word_of_a_longer_name_is_never_a_probe():
+    """"the Yellow Dwarf", "the Fairy of the Desert": the word before gives the answer away, whatever the memory
+    holds; a title is not a name of its own, so "Prince Ahmed" still asks for Ahmed."""
+    def second(text):
+        return continues_a_name(text, len(text) - len(re.split(r"[ \n-]", text)[-1]))
+    assert second("so angry with the Yellow Dwarf") and second("back to the Fairy of the Desert")
+    assert second("the King of the Gold") and second("she saw Humpy-Dumpy") and second("with the Fir\nTree")
+    assert not second("he told Prince Ahmed") and not second("the Princess\nNouronnihar")
+    assert not second("He left. Then Dummling") and not second("Snow-white and Rose") and not second("Tom and Maya")
+    assert second("may come! Humpy-Dumpy")  # a hyphen joins the two words even at a sentence's start
+    dwarf = "Ada met the Yellow Dwarf. Then Ada ran, and the Yellow Dwarf laughed at Ada and the Yellow Dwarf."
+    assert sorted(find_names(dwarf)) == ["Ada", "Yellow"]  # "Dwarf" is only ever the end of "the Yellow Dwarf"
+    plain = corpus_probes([("beach", STORY)], 150, 10, 2)
+    # mid-sentence "Old Tom" twice ("Tom laughed" starts a sentence: "Old Tom laughed" there would read as
+    # "Then Tom laughed", a sentence-initial word before a name, which the rule leaves alone)
+    longer = STORY.replace("Tom", "Old Tom").replace("Old Tom laughed", "Tom laughed").replace("Maya", "Captain Maya")
+    got = corpus_probes([("beach", longer)], 150, 10, 2)
+    assert "Tom" in [p.answer for p in plain] and "Tom" not in [p.answer for p in got]
+    assert [p.answer for p in got if p.answer != "Old"] == [p.answer for p in plain if p.answer != "Tom"]
 
 
 # --- demo probes ----------------------------------------------------------------------------------------------
