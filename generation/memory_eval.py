@@ -15,10 +15,11 @@ In-window recall (a diagnostic): the same probes rebuilt so the answer's sentenc
 tells whether the model can copy a name it just read, which reading a summary needs first.
 
 Context ablation on documents: the loss of a stretch of `window` tokens given (a) nothing, (b) the rolling
-summary of everything before it, (c) the summary at the same point of a different document, (d) the previous
-`block - window` tokens in full. usefulness = (a - b) / (a - d): 0 means the summary is worth nothing, 1 that it is
-worth the full previous text. The stretch's first token is scored in none of the four: in (a) nothing comes before
-it, so no model can predict it, and scoring it in the other three only would credit any prefix with its loss.
+summary of everything before it, (c) the summary at the same point of a different document (from half the document
+list away), (d) the previous `block - window` tokens in full. usefulness = (a - b) / (a - d): 0 means the summary
+is worth nothing, 1 that it is worth the full previous text. The stretch's first token is scored in none of the
+four: in (a) nothing comes before it, so no model can predict it, and scoring it in the other three only would
+credit any prefix with its loss.
 """
 
 from __future__ import annotations
@@ -217,9 +218,13 @@ def context_ablation(model, tok, schedule: Schedule, docs: list, max_points: int
 
 
 def _other_prefix(folds: list, di: int, k: int) -> list[int] | None:
-    """The k-th summary prefix (or the last there is) of the next document after di that has one."""
-    for oj in range(1, len(folds)):
-        prefixes = [p for _, p, _ in folds[(di + oj) % len(folds)] if p]
+    """The k-th summary prefix (or the last there is) of another document: the first with one, searching from half
+    the list away (parts cut from one book sit side by side, and a neighbour may be the same tale)."""
+    n = len(folds)
+    for oj in range(n // 2, n // 2 + n):
+        if (di + oj) % n == di:
+            continue
+        prefixes = [p for _, p, _ in folds[(di + oj) % n] if p]
         if prefixes:
             return prefixes[min(k, len(prefixes) - 1)]
     return None

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from common.config import build_config
 from common.text_format import NOT_IN_STORIES, SUMMARY_CLOSE, SUMMARY_CLOSE_ID, SUMMARY_OPEN, SUMMARY_OPEN_ID
 from generation.inference import generate_ids, load_model
-from generation.memory_eval import (_logprob_sums, _window_loss, answer_sentence, bucket_of, context_ablation,
-                                    in_window_recall, probe_recall, score_probe)
+from generation.memory_eval import (_logprob_sums, _other_prefix, _window_loss, answer_sentence, bucket_of,
+                                    context_ablation, in_window_recall, probe_recall, score_probe)
 from generation.memory_window import RollingWindow, schedule_of
 from generation.sampling_config import SampleConfig
 from model.checkpoint import LAST, save_checkpoint
@@ -339,6 +339,17 @@ def test_context_ablation_scores_the_same_tokens_given_nothing_or_a_prefix():
     assert rep["points"] > 0 and rep["window"] == RBLOCK - (RBUDGET + 2)
     for key in ("loss_none", "loss_summary", "loss_other_summary", "loss_full_previous"):
         assert 0 < rep[key] < 20
+
+
+def test_the_other_document_of_the_ablation_is_half_the_list_away():
+    """Parts cut from one book sit side by side; the control's "other document" is taken from half the list
+    away, the next one with a summary after that, never the document itself."""
+    folds = [[(10, [d, 0], None), (20, [d, 1], None)] for d in range(6)]
+    assert _other_prefix(folds, 0, 1) == [3, 1] and _other_prefix(folds, 4, 0) == [1, 0]
+    assert _other_prefix(folds, 1, 9) == [4, 1]  # past its last fold: the last summary it has
+    folds[3] = [(10, [], None)]  # no summary yet: the search goes on
+    assert _other_prefix(folds, 0, 0) == [4, 0]
+    assert _other_prefix([folds[0]], 0, 0) is None
 
 
 def test_probe_recall_says_how_often_the_summary_holds_the_answer():
