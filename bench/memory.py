@@ -113,10 +113,12 @@ def drift(texts: list[str], block: int, budget: int) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ model parts
-def val_documents(dataset: Path, limit: int) -> list[np.ndarray]:
+def val_documents(dataset: Path, limit: int, min_tokens: int = 0) -> list[np.ndarray]:
+    """The first `limit` val documents of at least `min_tokens` tokens."""
     meta = load_meta(dataset / "processed")
     data = open_tokens(dataset / "processed", "val", meta)
-    return [np.asarray(data[a:b]) for a, b in list(document_bounds(data))[:limit]]
+    bounds = [(a, b) for a, b in document_bounds(data) if b - a >= min_tokens]
+    return [np.asarray(data[a:b]) for a, b in bounds[:limit]]
 
 
 def names_in(text: str) -> list[str]:
@@ -193,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                                                              "or more away")
     p.add_argument("--ablation-docs", type=int, default=40)
     p.add_argument("--ablation-points", type=int, default=150)
+    p.add_argument("--ablation-min-tokens", type=int, default=0, help="ablation on val documents of at least this "
+                   "many tokens only (the book parts of a corpus that mixes books and short stories)")
     p.add_argument("--long-tokens", type=int, default=50_000)
     p.add_argument("--stories", type=int, default=4)
     p.add_argument("--story-tokens", type=int, default=5_000)
@@ -283,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"in-window recall (the answer's sentence inside the window, no memory): {iw['recall']} over "
                   f"{iw['probes']} probes (chance {iw['chance']}): what reading a perfect summary could reach")
         if "ablation" not in args.skip and args.dataset_dir:
-            docs = val_documents(Path(args.dataset_dir), args.ablation_docs)
+            docs = val_documents(Path(args.dataset_dir), args.ablation_docs, args.ablation_min_tokens)
             a = context_ablation(lm.model, lm.tokenizer, schedule, docs, args.ablation_points)
             row["ablation"] = a
             print(f"ablation ({a.get('points')} points, window {a.get('window')}): loss none {a.get('loss_none')}, "

@@ -8,6 +8,8 @@ Three sources, one per run:
   `--min-distance` characters after its previous mention, other names of the document as distractors; at most
   `--max-per-doc` per document, up to `--distractors` each).
 - `--from-processed`: the same name probes from the documents of `dataset/processed/<split>.txt` (default: val).
+  `--min-doc-chars N` keeps the documents of at least N characters (a corpus of book parts beside short stories:
+  probes from the books only).
 
 **Reads:** the text files, or `dataset/processed/<split>.txt`; nothing for `--demo`.
 **Writes:** `--out FILE` (atomically; replaced when it exists).
@@ -15,6 +17,7 @@ Three sources, one per run:
     python scripts/make_probes.py --demo 200 --out probes/demo.jsonl
     python scripts/make_probes.py --from-text book1.txt book2.txt --min-distance 4000 --out probes/books.jsonl
     python scripts/make_probes.py --from-processed --split val --dataset-dir dataset --out probes/val.jsonl
+    python scripts/make_probes.py --from-processed --min-doc-chars 6000 --out probes/long-val.jsonl
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min-distance", type=int, default=1000, metavar="CHARS",
                    help="characters from the fact's last earlier mention to the probe, at least")
     p.add_argument("--max-per-doc", type=int, default=10, help="name probes per document, at most (not --demo)")
+    p.add_argument("--min-doc-chars", type=int, default=0, metavar="CHARS",
+                   help="name probes only from documents of at least this many characters (not --demo)")
     p.add_argument("--distractors", type=int, default=3, help="wrong candidates per probe (exactly, for --demo; "
                                                               "up to, for name probes)")
     p.add_argument("--out", required=True, metavar="FILE", help="the probes file to write (JSON lines)")
@@ -64,6 +69,8 @@ def check_numbers(args: argparse.Namespace) -> None:
         raise UserError(f"--start must be from 0 to 10**12, got {args.start}")
     if args.min_distance < 0:
         raise UserError(f"--min-distance must be >= 0, got {args.min_distance}")
+    if args.min_doc_chars < 0:
+        raise UserError(f"--min-doc-chars must be >= 0, got {args.min_doc_chars}")
     if args.max_per_doc < 1:
         raise UserError(f"--max-per-doc must be >= 1, got {args.max_per_doc}")
     if not 1 <= args.distractors <= MAX_DISTRACTORS:
@@ -107,6 +114,7 @@ def make(args: argparse.Namespace) -> list[Probe]:
         documents = [(Path(f).name, read_document(Path(f))) for f in args.from_text]
     else:
         documents = processed_documents(args.dataset_dir, args.split)
+    documents = [(name, text) for name, text in documents if len(text) >= args.min_doc_chars]
     return corpus_probes(documents, args.min_distance, args.max_per_doc, args.distractors)
 
 

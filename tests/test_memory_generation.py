@@ -441,3 +441,8 @@ def test_bench_memory_measures_every_figure_and_prints_the_targets(runs, tmp_pat
     for mode in ("rolling", "off"):
         assert row["resources"][mode]["1000"]["rss_mb"] > 0 and row["resources"][mode]["overall_tokens_per_s"] > 0
     assert "targets (issue 12):" in text and "(target >= 0.8)" in text and "(target > 0.1)" in text
+    docs = bench_memory.val_documents(runs.paths.root, 1000)
+    cut = sorted(len(d) for d in docs)[len(docs) // 2]
+    long_docs = bench_memory.val_documents(runs.paths.root, 1000, cut)
+    assert 0 < len(long_docs) < len(docs) and all(len(d) >= cut for d in long_docs)
+    assert [d.tolist() for d in long_docs] == [d.tolist() for d in docs if len(d) >= cut]

@@ -265,6 +265,10 @@ def test_command_from_text_and_from_processed(tmp_path, capsys):
                            "--max-per-doc", 2, "--out", out_file)
     assert code == 0 and "wrote 2 probes" in out
     assert [(p.meta["doc"], p.answer) for p in read_probes(out_file)] == [("val:1", "Tom"), ("val:1", "Maya")]
+    (processed / "val.txt").write_text(f"{STORY}{EOT}{STORY + 'The end.'}{EOT}", encoding="utf-8")
+    code, out, _ = run_cmd(capsys, "--from-processed", "--dataset-dir", tmp_path / "ds", "--min-distance", 150,
+                           "--min-doc-chars", len(STORY) + 1, "--out", out_file)
+    assert code == 0 and "wrote 3 probes" in out and {p.meta["doc"] for p in read_probes(out_file)} == {"val:1"}
 
 
 @pytest.mark.parametrize("args, code, message", [
@@ -280,6 +284,8 @@ def test_command_from_text_and_from_processed(tmp_path, capsys):
     (["--from-text", "/dev/zero"], 2, "is not a regular file"),
     (["--from-text", "NAMELESS"], 1, "found no probes"),
     (["--from-text", "STORY", "--max-per-doc", 0], 2, "--max-per-doc must be >= 1"),
+    (["--from-text", "STORY", "--min-doc-chars", -1], 2, "--min-doc-chars must be >= 0"),
+    (["--from-text", "STORY", "--min-doc-chars", 10**6], 1, "found no probes"),
     (["--from-processed", "--dataset-dir", "DIR"], 2, "run the prepare stage first"),
 ])
 def test_command_errors_are_one_line(tmp_path, capsys, args, code, message):
