@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from common.config import UserError
-from common.text_format import SUMMARY_CLOSE_ID, SUMMARY_OPEN_ID
+from common.text_format import (ASSISTANT_ID, EOT_ID, MEMORY_CLOSE_ID, MEMORY_OPEN_ID, SUMMARY_CLOSE_ID,
+                                SUMMARY_OPEN_ID, USER_ID)
 from training import train
 from training.recall_weights import common_tokens, recall_weights, weighted_loss
 
@@ -39,6 +40,50 @@ def test_only_memory_example_rows_are_weighted():
     assert w[3].tolist() == [1, 1, 1, 3, 1, 1, 1]
 
 
+def test_chat_recall_targets_are_reply_tokens_only_the_memory_block_holds():
+    M, MC, U, A, E = MEMORY_OPEN_ID, MEMORY_CLOSE_ID, USER_ID, ASSISTANT_ID, EOT_ID
+    #      memory block: 50 51 60 | user: 51 44 | reply: 50 51 52 50 60 | end
+    row = [M, 50, 51, 60, MC, U, 51, 44, A, 50, 51, 52, 50, 60, E, 0]
+    plen = row.index(A) + 1
+    rows, plens = torch.tensor([row]), torch.tensor([plen])
+    assert recall_weights(rows, plens, 3.0, common=np.array([60])).eq(1).all()  # chat_weight 1: nothing
+    w = recall_weights(rows, plens, 3.0, common=np.array([60]), chat_weight=4.0)
+    # target of position t is row[t + 1]: the reply's first 50 (index 9, position 8) only the memory block holds;
+    # 51 is in the user's message too, 52 is not in the block, the second 50 is not its first use, 60 is common
+    assert w[0].tolist() == [1] * 8 + [4] + [1] * 6
+    no_block = [U, 51, 44, A, 50, 51, E, 0]
+    assert recall_weights(torch.tensor([no_block]), torch.tensor([4]), 3.0, np.array([]), 4.0).eq(1).all()
+
+
+def test_chat_recall_weight_changes_training_and_resumes_bit_for_bit(tmp_path, monkeypatch):
+    from common.config import build_config
+    from model.checkpoint import LAST, load_checkpoint
+    from scripts import prepare_data
+    from tests.test_chat_examples import cleaned_conversations
+    from training import trainer
+    # characters: the 64 commonest ids would be nearly every one, leaving no target (the chat profile uses BPE)
+    monkeypatch.setattr(trainer, "common_tokens", lambda data: common_tokens(data, k=8))
+    paths = cleaned_conversations(tmp_path / "ds", 6)
+    prepare_data.run(build_config(prepare_data.PrepareConfig, {
+        "format": "chat", "val_fraction": 0.3, "chat_block_size": 300, "chat_reply_tokens": 60,
+        "chat_memory_tokens": 120}), paths)
+
+    def run(name, steps, **over):
+        return train.run(build_config(train.TrainConfig, {
+            "n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 300, "batch_size": 4, "eval_iters": 2,
+            "plot": False, "threads": 1, "lr_decay_iters": 6, "chat_ratio": 1.0, "eval_interval": 3,
+            "max_iters": steps, "out_dir": str(tmp_path / name), **over}), paths)
+    run("a", 6, chat_recall_weight=5.0)
+    run("b", 3, chat_recall_weight=5.0)
+    assert run("b", 6, chat_recall_weight=5.0)["resumed"]
+    run("c", 6)
+    wa, wb, wc = (load_checkpoint(tmp_path / x / LAST).tensors for x in "abc")
+    for k in wa:
+        if k.startswith(("model/", "optim/")):
+            assert torch.equal(wa[k], wb[k]), k
+    assert not torch.equal(wa["model/wte.weight"], wc["model/wte.weight"])
+
+
 def test_common_tokens_are_the_most_frequent_ids():
     data = np.array([5, 5, 5, 2, 2, 9, 1, 1, 1, 1], dtype=np.uint16)
     assert common_tokens(data, k=2).tolist() == [1, 5]
@@ -60,7 +105,8 @@ def test_recall_weight_changes_training_and_resumes_bit_for_bit(built, tmp_path)
     assert_option_changes_training_and_resumes(built[0], tmp_path, {"memory_recall_weight": 5.0}, stop=3)
 
 
+@pytest.mark.parametrize("key", ["memory_recall_weight", "chat_recall_weight"])
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
-def test_a_bad_recall_weight_is_a_one_line_error(built, tmp_path, bad):  # noqa: F811
-    with pytest.raises(UserError, match="memory_recall_weight.* must be a"):
-        train.run(cfg_of(max_iters=1, memory_recall_weight=bad, out_dir=str(tmp_path / "x")), built[0])
+def test_a_bad_recall_weight_is_a_one_line_error(built, tmp_path, bad, key):  # noqa: F811
+    with pytest.raises(UserError, match=f"{key}.* must be a"):
+        train.run(cfg_of(max_iters=1, out_dir=str(tmp_path / "x"), **{key: bad}), built[0])

@@ -83,6 +83,9 @@ class TrainConfig:
     chat_ratio: float = opt(0.0, "share of each batch's rows that are whole chat examples, from their first token, "
                                  "learned on the reply only (training/chat_rows.py); with it, evaluation scores "
                                  "the replies of fixed val examples. 0 = plain windows only")
+    chat_recall_weight: float = opt(1.0, "loss weight of the reply tokens of a chat row that only its memory "
+                                         "block holds (a name, a town: training/recall_weights.py); 1 = no extra "
+                                         "weight")
     # --- evaluation, checkpoints, logs ------------------------------------------------------------------------
     eval_interval: int = opt(100, "evaluate train/val loss (and save a checkpoint) every this many steps")
     eval_iters: int = opt(20, "fixed, seeded batches per split in each evaluation")
@@ -185,8 +188,9 @@ def check_config(cfg: TrainConfig) -> None:
     for key in ("beta1", "beta2"):
         if not 0 <= getattr(cfg, key) < 1:
             raise UserError(f"{key} must be in [0, 1), got {getattr(cfg, key)}")
-    if not (math.isfinite(cfg.memory_recall_weight) and cfg.memory_recall_weight > 0):
-        raise UserError(f"memory_recall_weight must be a number > 0, got {cfg.memory_recall_weight}")
+    for key in ("memory_recall_weight", "chat_recall_weight"):
+        if not (math.isfinite(getattr(cfg, key)) and getattr(cfg, key) > 0):
+            raise UserError(f"{key} must be a number > 0, got {getattr(cfg, key)}")
     if cfg.copy_warmup_iters < 0:
         raise UserError(f"copy_warmup_iters must be >= 0, got {cfg.copy_warmup_iters}")
     for key in ("memory_ratio", "summary_write_ratio", "chat_ratio"):

@@ -61,7 +61,8 @@ class Trainer:
             # with focus the next summary shown also depends on the window, which a writing row does not hold
             raise UserError("summary_write_ratio > 0 learns to write the summary as kept: run the memory step "
                             "with focus: none")
-        weigh = self.memory is not None and cfg.memory_recall_weight != 1
+        weigh = (self.memory is not None and cfg.memory_recall_weight != 1) or \
+            (cfg.chat_ratio > 0 and cfg.chat_recall_weight != 1)
         self.common = common_tokens(self.data["train"]) if weigh else None
         self.chat = {s: find_chat_examples(d, cfg.block_size) for s, d in self.data.items()} \
             if cfg.chat_ratio > 0 else None
@@ -212,8 +213,8 @@ class Trainer:
         total = 0.0
         for micro in range(cfg.grad_accum):
             rows, prefix_lens, ends = self.sample_batch()
-            weights = recall_weights(rows, prefix_lens, cfg.memory_recall_weight, self.common) \
-                if self.common is not None else None
+            weights = recall_weights(rows, prefix_lens, cfg.memory_recall_weight, self.common,
+                                     cfg.chat_recall_weight) if self.common is not None else None
             x, y = to_device(rows, self.device)
             y = mask_prefix_targets(y, prefix_lens, ends)
             last = micro == cfg.grad_accum - 1
