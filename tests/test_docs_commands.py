@@ -92,7 +92,7 @@ COMMANDS = {
     "python bench/chat.py --checkpoint training/out/chat --dense": Skip("a benchmark of a trained chat model; "
                                                                         "tests/test_chat_bench.py runs it on a tiny "
                                                                         "one"),
-    "python bench/chat.py --checkpoint training/out/chat": Skip("a benchmark of a trained chat model; "
+    "python bench/chat.py --checkpoint training/out/chat --probes 60": Skip("a benchmark of a trained chat model; "
                                                                 "tests/test_chat_bench.py runs it on a tiny one"),
     "python run.py --config profiles/memory-recall.yaml --dataset-dir dataset-memory":
         Skip("trains 4,000 steps (~9 minutes); tests/test_memory_recall_profile.py runs it with "
