@@ -13,9 +13,9 @@ Only memory-example rows are weighted: rows that start with `<|summary|>` and wh
 
 Chat rows (training/chat_rows.py) have their own weight, `chat_weight`: their loss is all reply, but in "You told
 me your name is Clem." only "Clem" needs the memory block. (Off by default: on the chat profile's weakest seed it
-did not help, while a longer copy warm-up did; ROADMAP.md, section 9.) A chat recall target is a reply token that the row's memory block (`<|memory|>` ...
-`<|/memory|>`, in the prompt) holds, that the prompt after the block does not (the recent turns, the user's
-message), used for the first time in the reply, and not one of the common ids.
+did not help, while a longer copy warm-up did; ROADMAP.md, section 9.) A chat recall target is a reply token that
+the row's memory block (`<|memory|>` ... `<|/memory|>`, in the prompt) holds, that the prompt after the block does
+not (the recent turns, the user's message), used for the first time in the reply, and not one of the common ids.
 """
 
 from __future__ import annotations
