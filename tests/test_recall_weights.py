@@ -1,6 +1,6 @@
 """Recall weights (training/recall_weights.py): which targets of a memory row weigh more, that other rows keep
 weight 1, the weighted loss, and the trainer's memory_recall_weight (changes what is learned, resumes bit for bit,
-one-line error for a bad value)."""
+one-line error for a bad value), and the same for chat rows and chat_recall_weight."""
 
 import numpy as np
 import pytest
@@ -10,9 +10,11 @@ import torch.nn.functional as F
 from common.config import UserError
 from common.text_format import (ASSISTANT_ID, EOT_ID, MEMORY_CLOSE_ID, MEMORY_OPEN_ID, SUMMARY_CLOSE_ID,
                                 SUMMARY_OPEN_ID, USER_ID)
-from training import train
+from model.checkpoint import LAST, load_checkpoint
+from training import train, trainer
 from training.recall_weights import common_tokens, recall_weights, weighted_loss
 
+from tests.test_chat_rows import chat_data, tiny_cfg  # noqa: F401  (chat_data: the module fixture)
 from tests.test_memory_step import (  # noqa: F401  (built: the module fixture, a demo dataset + memory)
     assert_option_changes_training_and_resumes, built, cfg_of)
 
@@ -55,24 +57,13 @@ def test_chat_recall_targets_are_reply_tokens_only_the_memory_block_holds():
     assert recall_weights(torch.tensor([no_block]), torch.tensor([4]), 3.0, np.array([]), 4.0).eq(1).all()
 
 
-def test_chat_recall_weight_changes_training_and_resumes_bit_for_bit(tmp_path, monkeypatch):
-    from common.config import build_config
-    from model.checkpoint import LAST, load_checkpoint
-    from scripts import prepare_data
-    from tests.test_chat_examples import cleaned_conversations
-    from training import trainer
+def test_chat_recall_weight_changes_training_and_resumes_bit_for_bit(chat_data, tmp_path, monkeypatch):  # noqa: F811
     # characters: the 64 commonest ids would be nearly every one, leaving no target (the chat profile uses BPE)
     monkeypatch.setattr(trainer, "common_tokens", lambda data: common_tokens(data, k=8))
-    paths = cleaned_conversations(tmp_path / "ds", 6)
-    prepare_data.run(build_config(prepare_data.PrepareConfig, {
-        "format": "chat", "val_fraction": 0.3, "chat_block_size": 300, "chat_reply_tokens": 60,
-        "chat_memory_tokens": 120}), paths)
 
     def run(name, steps, **over):
-        return train.run(build_config(train.TrainConfig, {
-            "n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 300, "batch_size": 4, "eval_iters": 2,
-            "plot": False, "threads": 1, "lr_decay_iters": 6, "chat_ratio": 1.0, "eval_interval": 3,
-            "max_iters": steps, "out_dir": str(tmp_path / name), **over}), paths)
+        return train.run(tiny_cfg(tmp_path, name, max_iters=steps, chat_ratio=1.0, eval_interval=3, **over),
+                         chat_data)
     run("a", 6, chat_recall_weight=5.0)
     run("b", 3, chat_recall_weight=5.0)
     assert run("b", 6, chat_recall_weight=5.0)["resumed"]
