@@ -222,9 +222,10 @@ def _other_prefix(folds: list, di: int, k: int) -> list[int] | None:
     the list away (parts cut from one book sit side by side, and a neighbour may be the same tale)."""
     n = len(folds)
     for oj in range(n // 2, n // 2 + n):
-        if (di + oj) % n == di:
+        j = (di + oj) % n
+        if j == di:
             continue
-        prefixes = [p for _, p, _ in folds[(di + oj) % n] if p]
+        prefixes = [p for _, p, _ in folds[j] if p]
         if prefixes:
             return prefixes[min(k, len(prefixes) - 1)]
     return None
