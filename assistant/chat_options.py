@@ -25,6 +25,9 @@ class ChatOptions:
     top_p: float = opt(1.0, "nucleus sampling: the smallest set of tokens holding this probability (1 = off)")
     repetition_penalty: float = opt(1.0, "divide the logits of recently used tokens by this (1 = off)")
     seed: int = opt(1337, "random seed for sampling")
+    copy_weight: float = opt(4.0, "logits added to the piece that finishes a word of the prompt the reply has begun "
+                                  "to copy, so a remembered name comes out as it was told (0 = off; "
+                                  "generation/copy_completion.py)")
     dtype: str = opt("fp32", "weights: fp32, bf16, fp16 or int8")
     device: str = opt("cpu", "cpu, cuda or cuda:N")
     threads: int = opt(1, "CPU threads for torch and numpy's BLAS (0 = torch's default: all cores); one token at "
@@ -40,12 +43,14 @@ class ChatOptions:
             raise UserError("temperature must be in [0, 2] and top_p in (0, 1]")
         if self.threads < 0:
             raise UserError("threads must be >= 0")
+        if not 0 <= self.copy_weight <= 100:
+            raise UserError(f"copy_weight must be in [0, 100], got {self.copy_weight}")
         check_sampling(self.temperature, self.top_k, self.top_p, self.repetition_penalty, 0, self.dtype)
 
     def sampling_overrides(self) -> dict:
         """The ChatSettings fields these options set (orchestrator.settings_for)."""
         return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
-                "repetition_penalty": self.repetition_penalty, "seed": self.seed}
+                "repetition_penalty": self.repetition_penalty, "seed": self.seed, "copy_weight": self.copy_weight}
 
     def load(self):
         """(checkpoint path, LoadedModel, embedder or None): the model in its dtype on its device, threads set."""

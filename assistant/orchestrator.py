@@ -18,6 +18,7 @@ from assistant.retrieval import Embedder, RetrievalConfig, Retrieved, retrieve
 from assistant.session_summary import summarize_session
 from assistant.store import MemoryStore
 from common.text_format import EOT_ID, USER_ID
+from generation.copy_completion import CopyCompletion, continuation_pieces
 from generation.inference import LoadedModel, generate_ids
 from generation.sampling_config import SampleConfig
 
@@ -36,6 +37,8 @@ class ChatSettings:
     summarize_every: int = 20     # a long session gets a summary of every this many new messages
     retrieval: RetrievalConfig = RetrievalConfig()
     memory_tokens: int = 96
+    copy_weight: float = 4.0      # logits added to the piece that finishes a prompt word the reply has begun to copy
+                                  # (generation/copy_completion.py); 0 = off
 
 
 def settings_for(lm: LoadedModel, **overrides) -> ChatSettings:
@@ -58,6 +61,7 @@ class Assistant:
         self.lm = lm
         self.settings = settings
         self.embedder = embedder
+        self._continues: list[bool] | None = None  # copy completion's table of word pieces (made on first use)
 
     @property
     def block_size(self) -> int:
@@ -85,10 +89,15 @@ class Assistant:
         ids = [int(i) for i in tok.encode(prompt, errors="ignore")]
         sample = SampleConfig(temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
                               repetition_penalty=s.repetition_penalty, stop_at_eot=True)
+        copy = None
+        if s.copy_weight > 0:
+            if self._continues is None:
+                self._continues = continuation_pieces(tok)
+            copy = CopyCompletion(ids, self._continues, s.copy_weight)
         out: list[int] = []
         shown = ""
         try:
-            for t in generate_ids(self.lm, ids, s.max_new_tokens, sample, seed=s.seed, allow=(USER_ID,)):
+            for t in generate_ids(self.lm, ids, s.max_new_tokens, sample, seed=s.seed, allow=(USER_ID,), copy=copy):
                 if t in (USER_ID, EOT_ID):
                     break
                 out.append(t)

@@ -102,8 +102,17 @@ def retrieve(store: MemoryStore, query: str, session_id: str | None, cfg: Retrie
                 found[("message", m.id)] = Memory("message", m.id, m.session_id, m.content, m.role, m.created_at,
                                                   0.0)
         add_ranking([("message", i) for i in dense])
-    best = sorted(fused, key=lambda key: (-fused[key], key))[: cfg.k]
-    memories = [dataclasses.replace(found[key], score=round(fused[key], 6)) for key in best]
+    memories: list[Memory] = []
+    texts: set[str] = set()
+    for key in sorted(fused, key=lambda key: (-fused[key], key)):
+        # The same words said twice ("I'm sorry to hear that.") are one memory: a repeat would only take the room
+        # of another in the prompt's memory block.
+        text = " ".join(found[key].text.lower().split())
+        if text not in texts:
+            texts.add(text)
+            memories.append(dataclasses.replace(found[key], score=round(fused[key], 6)))
+        if len(memories) == cfg.k:
+            break
     memories.sort(key=lambda m: (m.created_at, m.kind, m.id))
     return Retrieved(recent, memories)
 

@@ -37,7 +37,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from assistant.embedding import embed_pending, model_embedder
-from assistant.orchestrator import Assistant, close_session, settings_for
+from assistant.orchestrator import Assistant, ChatSettings, close_session, settings_for
 from assistant.retrieval import RetrievalConfig, retrieve
 from assistant.store import MemoryStore
 from bench.conditions import format_conditions, measure_conditions
@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-replies", type=int, default=20)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--memory-tokens", type=int, default=0, help="memory block budget (0 = the checkpoint's)")
+    p.add_argument("--copy-weight", type=float, default=None, help="copy completion's logit bonus (default: chat's "
+                   f"own, {ChatSettings.copy_weight}; 0 = off: the model's replies alone)")
     p.add_argument("--dense", action="store_true", help="also measure with dense vectors from the model fused into "
                    "retrieval (assistant/embedding.py): recall and retrieval time, beside BM25 alone")
     p.add_argument("--skip", nargs="*", default=[], choices=["recall", "questions", "latency", "retrieval"])
@@ -197,9 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         lm = load_model(ck)
     if not replies <= set(args.skip):
         over = {"memory_tokens": args.memory_tokens} if args.memory_tokens else {}
+        if args.copy_weight is not None:
+            over["copy_weight"] = args.copy_weight
         bot = Assistant(lm, settings_for(lm, max_new_tokens=40, **over))
         report["checkpoint"] = str(ck)
-        print(f"\nmodel: {ck} (block {bot.block_size})")
+        report["copy_weight"] = bot.settings.copy_weight
+        print(f"\nmodel: {ck} (block {bot.block_size}); copy completion weight {bot.settings.copy_weight}")
         if "recall" not in args.skip:
             bots = [("recall", "", bot)]
             if args.dense:

@@ -41,6 +41,7 @@ import torch.nn as nn
 from common.config import UserError
 from common.paths import training_out_dir
 from common.text_format import NOT_IN_STORIES
+from generation.copy_completion import CopyCompletion
 from generation.kv_decoder import KVDecoder, rope_rows  # noqa: F401  (KVDecoder: tests import it from here)
 from generation.memory_window import RollingWindow
 from generation.quantize import DTYPES, Int8Linear, TransposedEmbedding, TransposedLinear
@@ -219,12 +220,14 @@ def _pick(logits: torch.Tensor, vocab: int, banned: list[int], sample: SampleCon
 
 def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sample: SampleConfig,
                  seed: int = 1337, pinned: int = 0, memory: Schedule | None = None,
-                 memory_log: list | None = None, allow: Iterable[int] = ()) -> Iterator[int]:
+                 memory_log: list | None = None, allow: Iterable[int] = (),
+                 copy: CopyCompletion | None = None) -> Iterator[int]:
     """Yield up to `max_new_tokens` new ids one at a time after `prompt_ids` (empty: start as after an
     <|endoftext|>), KV-cached, no cap at block_size. With `memory` (a rolling schedule, see
     generation/memory_window.py) the text that leaves the window is folded into a summary the model reads;
     `memory_log` then gets one record per fold. `allow`: special ids to let through that a story never holds
-    (NOT_IN_STORIES; a chat allows its role tags). Same seed/model/flags (and thread count) = same ids."""
+    (NOT_IN_STORIES; a chat allows its role tags). `copy`: a word of the prompt the output has begun is finished
+    as the prompt writes it (generation/copy_completion.py). Same seed/model/flags (and thread count) = same ids."""
     tok = lm.tokenizer
     prompt = _checked_prompt(lm, prompt_ids)
     gen = torch.Generator().manual_seed(int(seed))
@@ -236,11 +239,16 @@ def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sa
         SlidingWindow(lm.model, pinned)
     with torch.no_grad():
         logits = window.start(prompt)
+    out: list[int] = []
     for i in range(max_new_tokens):
+        raised = copy.bonus(out) if copy is not None else []
+        if raised:
+            logits[raised] += copy.weight
         nxt = _pick(logits[None], tok.vocab_size, banned, sample, [recent], [gen])[0]
         if sample.stop_at_eot and nxt == tok.eot_id:
             return
         yield nxt
+        out.append(nxt)
         recent.add(nxt)
         if i + 1 < max_new_tokens:
             with torch.no_grad():

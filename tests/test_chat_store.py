@@ -239,6 +239,19 @@ def test_retrieval_brings_recent_turns_and_the_best_older_memories_oldest_first(
     assert "Good morning!" not in [m.text for m in again.memories]
 
 
+def test_words_said_again_are_one_memory_and_leave_room_for_others(store):
+    s = store.new_session()
+    chat(store, s, "My plant is drooping.", "I'm sorry to hear that, your plant will be fine.",
+         "My fern is drooping.", "I'm sorry to hear that, your plant will be fine.",
+         "My ivy is drooping.", "I'm sorry  to hear that, your plant will be fine.",
+         "The plant on my desk is green.")
+    got = retrieve(store, "sorry about the plant", None, RetrievalConfig(k=3, recent=0))
+    texts = [" ".join(m.text.split()) for m in got.memories]
+    # the reply said three times is one memory; the room it left goes to the next best matches
+    assert texts.count("I'm sorry to hear that, your plant will be fine.") == 1 and len(texts) == 3
+    assert "The plant on my desk is green." in texts and "My plant is drooping." in texts
+
+
 def test_dense_vectors_find_what_shares_no_word_with_the_question(store):
     s = store.new_session()
     ids = chat(store, s, "Whiskers purrs on the sofa.", "The bus was late.", "Rain again today.")
