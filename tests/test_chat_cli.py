@@ -59,9 +59,13 @@ def test_the_command_from_a_checkpoint_on_disk(tmp_path, capsys):
     assert chat_cmd.main(["--checkpoint", str(tmp_path / "none")], io.StringIO(""), io.StringIO()) == 2
     err = capsys.readouterr().err
     assert "temperature must be in [0, 2]" in err and err.count("\n") == 2 and "Traceback" not in err
+    assert chat_cmd.main(["--checkpoint", str(ckpt), "--copy-weight", "-1"], io.StringIO(""), io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert "copy_weight must be in [0, 100], got -1.0" in err and "Traceback" not in err
     out = io.StringIO()
-    assert chat_cmd.main(["--dry-run", "--top-k", "3"], io.StringIO(""), out) == 0
-    assert json.loads(out.getvalue().splitlines()[1])["top_k"] == 3
+    assert chat_cmd.main(["--dry-run", "--top-k", "3", "--copy-weight", "0"], io.StringIO(""), out) == 0
+    shown = json.loads(out.getvalue().splitlines()[1])
+    assert shown["top_k"] == 3 and shown["copy_weight"] == 0
 
 
 def test_dense_retrieval_embeds_what_is_said(tmp_path):
