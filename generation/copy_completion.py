@@ -2,8 +2,9 @@
 logit bonus, so a name the model started to copy from its memory block is finished as it was written.
 
 Why: the chat model (a 0.9M-parameter `tiny` trained for 10 minutes) copies names from its memory block piece by
-piece - " K" "ing" "s" "for" "d" - and slips within a word to a likelier piece it saw in training: "Kingshaven" for
-"Kingsford", "Ruth" for "Rufus". The bonus only ever goes to a piece that continues the word being written, exactly
+piece - " K" "ing" "s" "for" "d" - and slips within a word to a likelier piece it saw in training: "Wrenwell" for
+"Wrenbury", "Kingshaven" for "Kingsford". A bonus of 4 mends the slips it makes by a small margin (the first), not
+those it is sure of (the second). The bonus only ever goes to a piece that continues the word being written, exactly
 as the prompt continues it, and only after the reply holds at least `min_pieces` of that word; the model alone
 chooses how each word begins and where it ends, so a reply that copies nothing is untouched.
 
