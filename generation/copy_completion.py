@@ -32,7 +32,7 @@ class CopyCompletion:
 
     prompt: list[int]
     continues: list[bool]   # continuation_pieces of the tokenizer
-    weight: float = 4.0
+    weight: float           # the chat's setting (assistant/orchestrator.py ChatSettings.copy_weight) is the default
     min_pieces: int = 1     # pieces of the word already in the reply (its first piece, with the space, counts)
 
     def __post_init__(self):
