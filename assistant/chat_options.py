@@ -26,8 +26,8 @@ class ChatOptions:
     repetition_penalty: float = opt(1.0, "divide the logits of recently used tokens by this (1 = off)")
     seed: int = opt(1337, "random seed for sampling")
     copy_weight: float = opt(4.0, "logits added to the piece that finishes a word of the prompt the reply has begun "
-                                  "to copy, so a remembered name comes out as it was told (0 = off; "
-                                  "generation/copy_completion.py)")
+                                  "to copy, so a remembered name comes out as it was told (twice this in a word that "
+                                  "begins with a capital; 0 = off; generation/copy_completion.py)")
     dtype: str = opt("fp32", "weights: fp32, bf16, fp16 or int8")
     device: str = opt("cpu", "cpu, cuda or cuda:N")
     threads: int = opt(1, "CPU threads for torch and numpy's BLAS (0 = torch's default: all cores); one token at "

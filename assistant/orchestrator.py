@@ -18,7 +18,7 @@ from assistant.retrieval import Embedder, RetrievalConfig, Retrieved, retrieve
 from assistant.session_summary import summarize_session
 from assistant.store import MemoryStore
 from common.text_format import EOT_ID, USER_ID
-from generation.copy_completion import CopyCompletion, continuation_pieces
+from generation.copy_completion import CopyCompletion, WordPieces, word_pieces
 from generation.inference import LoadedModel, generate_ids
 from generation.sampling_config import SampleConfig
 
@@ -38,7 +38,7 @@ class ChatSettings:
     retrieval: RetrievalConfig = RetrievalConfig()
     memory_tokens: int = 96
     copy_weight: float = 4.0      # logits added to the piece that finishes a prompt word the reply has begun to copy
-                                  # (generation/copy_completion.py); 0 = off
+                                  # (twice that in a capitalised word: generation/copy_completion.py); 0 = off
 
 
 def settings_for(lm: LoadedModel, **overrides) -> ChatSettings:
@@ -61,7 +61,7 @@ class Assistant:
         self.lm = lm
         self.settings = settings
         self.embedder = embedder
-        self._continues: list[bool] | None = None  # copy completion's table of word pieces (made on first use)
+        self._pieces: WordPieces | None = None  # copy completion's table of word pieces (made on first use)
 
     @property
     def block_size(self) -> int:
@@ -91,9 +91,9 @@ class Assistant:
                               repetition_penalty=s.repetition_penalty, stop_at_eot=True)
         copy = None
         if s.copy_weight > 0:
-            if self._continues is None:
-                self._continues = continuation_pieces(tok)
-            copy = CopyCompletion(ids, self._continues, s.copy_weight)
+            if self._pieces is None:
+                self._pieces = word_pieces(tok)
+            copy = CopyCompletion(ids, self._pieces, s.copy_weight)
         out: list[int] = []
         shown = ""
         try:

@@ -241,9 +241,9 @@ def generate_ids(lm: LoadedModel, prompt_ids: list[int], max_new_tokens: int, sa
         logits = window.start(prompt)
     out: list[int] = []
     for i in range(max_new_tokens):
-        raised = copy.bonus(out) if copy is not None else []
+        raised, extra = copy.bonus(out) if copy is not None else ([], 0.0)
         if raised:
-            logits[raised] += copy.weight
+            logits[raised] += extra
         nxt = _pick(logits[None], tok.vocab_size, banned, sample, [recent], [gen])[0]
         if sample.stop_at_eot and nxt == tok.eot_id:
             return
