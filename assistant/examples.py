@@ -18,7 +18,8 @@ from assistant.retrieval import RetrievalConfig
 from assistant.store import MemoryStore
 from assistant.transcripts import parse_transcript
 
-EXAMPLES_VERSION = 2  # part of prepare's fingerprint in chat format: a change here rebuilds the examples
+EXAMPLES_VERSION = 3  # part of prepare's fingerprint in chat format: a change here (or in what retrieval
+                      # brings: 3 = summaries yield to their messages, links kept by share) rebuilds the examples
 # Text the prompt builder adds around messages (memory line roles, the summarizer's wording): a tokenizer that
 # grows with the data (char) learns these characters before it counts tokens.
 FIXED_TEXT = "user: assistant: summary: The user said: No personal facts.\n"

@@ -7,7 +7,10 @@ Why this shape: independent runs of the DMR and LongMemEval tests found that kee
 retrieving with BM25 (plus vectors) beats extracting facts at write time; reciprocal-rank fusion needs no score
 calibration between BM25 and cosine. Brute-force cosine in numpy is fast enough to ~100k messages.
 Retrieved memories are returned oldest first, so a later correction ("actually, she is called Tilly") comes
-after what it corrects, the order the model saw in training.
+after what it corrects, the order the model saw in training. A session's summary yields to a message of that
+session that ranks near the top: it holds the same sentence among others, and at ~110 tokens it took most of the
+chat model's 140-token memory block (the value after a correction reached the prompt for 0.88 of the questions
+with summaries competing, 0.97 without; ROADMAP.md, section 9).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Memory:
     role: str          # the message's role; "summary" for a summary
     created_at: str
     score: float       # fused score (higher is better)
+    covers: tuple[int, int] | None = None  # a summary's first and last message ids (its session's); None otherwise
 
 
 @dataclass
@@ -87,7 +91,7 @@ def retrieve(store: MemoryStore, query: str, session_id: str | None, cfg: Retrie
         sums = store.search_summaries(text, cfg.candidates)
         for s, _ in sums:
             found[("summary", s.id)] = Memory("summary", s.id, s.session_id, s.summary, "summary", s.created_at,
-                                              0.0)
+                                              0.0, (s.first_message_id, s.last_message_id))
         add_ranking([("summary", s.id) for s, _ in sums])
 
     add_bm25(query)
@@ -102,9 +106,15 @@ def retrieve(store: MemoryStore, query: str, session_id: str | None, cfg: Retrie
                 found[("message", m.id)] = Memory("message", m.id, m.session_id, m.content, m.role, m.created_at,
                                                   0.0)
         add_ranking([("message", i) for i in dense])
+    ranked = sorted(fused, key=lambda key: (-fused[key], key))
+    # A summary repeats its session's own sentences: when one of the messages it covers ranks near the top, the
+    # message says it in a few tokens where the summary takes most of the memory block.
+    best_messages = [found[key] for key in ranked[: 2 * cfg.k] if key[0] == "message"]
     memories: list[Memory] = []
     texts: set[str] = set()
-    for key in sorted(fused, key=lambda key: (-fused[key], key)):
+    for key in ranked:
+        if key[0] == "summary" and any(_covered(found[key], m) for m in best_messages):
+            continue
         # The same words said twice ("I'm sorry to hear that.") are one memory: a repeat would only take the room
         # of another in the prompt's memory block.
         text = " ".join(found[key].text.lower().split())
@@ -116,3 +126,8 @@ def retrieve(store: MemoryStore, query: str, session_id: str | None, cfg: Retrie
     memories.sort(key=lambda m: (m.created_at, m.kind, m.id))
     return Retrieved(recent, memories)
 
+
+def _covered(summary: Memory, message: Memory) -> bool:
+    """Is `message` one of the messages `summary` was made from?"""
+    first, last = summary.covers or (0, -1)
+    return message.session_id == summary.session_id and first <= message.id <= last

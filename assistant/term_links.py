@@ -12,8 +12,11 @@ transcripts themselves with no labels:
    earlier messages are its evidence.
 2. Each word of the user's message is linked to each word of the evidence; a link is kept when it was seen at
    least MIN_COUNT times and its word is at least MIN_LIFT times more frequent in the evidence of that question
-   word than in messages at large.
-3. Each question word keeps its TOP best links (count x log lift).
+   word than in messages at large - or at least COMMON_LIFT times and in at least COMMON_SHARE of that evidence:
+   "called" is in half of what answered "what's my name?", but pets and sisters are called things too (lift 13),
+   and without it "Before I forget, I'm called Fatima." was never found.
+3. Each question word keeps its TOP best links (count x log lift): 40, so a question word with a closed set of
+   answers ("pet": cat, dog, ... 38 kinds) can keep most of them beside its other links.
 
 At retrieval the linked words of the question form a second BM25 query, fused with the first by reciprocal rank
 (assistant/retrieval.py). Deterministic: the same transcripts give the same links, sorted.
@@ -31,7 +34,9 @@ from assistant.store import STOPWORDS
 RARE_SHARE = 0.003  # an answer's anchor word is in fewer than this share of all messages (names, places, values)
 MIN_COUNT = 3       # a link seen fewer times is noise
 MIN_LIFT = 20.0     # a linked word must be this many times likelier in the evidence than in any message
-TOP = 20            # links kept per question word
+COMMON_LIFT = 10.0  # ... or this many times, when it is in at least COMMON_SHARE of the question word's evidence
+COMMON_SHARE = 0.25
+TOP = 40            # links kept per question word
 
 TermLinks = dict[str, list[str]]
 
@@ -74,8 +79,9 @@ def mine_term_links(conversations: Iterable[list]) -> TermLinks:
     for word in sorted(co):
         scored = []
         for linked, count in co[word].items():
-            lift = (count / asked[word]) / (df[linked] / n_messages)
-            if count >= MIN_COUNT and lift >= MIN_LIFT:
+            share = count / asked[word]
+            lift = share / (df[linked] / n_messages)
+            if count >= MIN_COUNT and (lift >= MIN_LIFT or (lift >= COMMON_LIFT and share >= COMMON_SHARE)):
                 scored.append((-count * math.log(lift), linked))
         if scored:
             links[word] = [w for _, w in sorted(scored)[:TOP]]

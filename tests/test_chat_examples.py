@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from assistant.examples import replay_examples, transcript_examples
+from assistant.examples import EXAMPLES_VERSION, replay_examples, transcript_examples
 from assistant.prompt import PromptBudget
 from assistant.retrieval import RetrievalConfig
 from assistant.term_links import mine_term_links
@@ -94,7 +94,8 @@ def test_prepare_in_chat_format(tmp_path):
     ids = open_tokens(paths.processed, "train", meta)
     assert tok.decode(ids) == text
     links = meta["chat"].pop("term_links")
-    assert meta["chat"] == {"block_size": 300, "reply_tokens": 60, "memory_tokens": 120, "examples_version": 2}
+    assert meta["chat"] == {"block_size": 300, "reply_tokens": 60, "memory_tokens": 120,
+                            "examples_version": EXAMPLES_VERSION}
     assert links and all(isinstance(v, list) and v for v in links.values())  # 21 training users
     docs = text.split(EOT)[:-1]
     assert len(docs) == meta["splits"]["train"]["docs"] and counts["docs"] > 12

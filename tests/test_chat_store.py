@@ -252,6 +252,26 @@ def test_words_said_again_are_one_memory_and_leave_room_for_others(store):
     assert "The plant on my desk is green." in texts and "My plant is drooping." in texts
 
 
+def test_a_summary_yields_to_a_message_it_covers_and_stays_where_none_ranks(store):
+    s = store.new_session()
+    ids = chat(store, s, "My cat is called Tom.", "Lovely name.", "I live in Ashford.", "Nice.",
+               "My cat likes fish.", "Yum.")
+    store.add_summary(s, ids[0], ids[-1], "The user said: My cat is called Tom. I live in Ashford. My cat likes fish.")
+    other = store.new_session()
+    ids = chat(store, other, "We went to the zoo.", "Fun!")
+    # a summary whose own messages do not match (written before some of them were forgotten, say)
+    store.add_summary(other, ids[0], ids[-1], "The user said: My cat sleeps all day.")
+    got = retrieve(store, "What is my cat called?", None, RetrievalConfig(k=4, recent=0))
+    texts = [m.text for m in got.memories]
+    # the first session's summary holds "My cat is called Tom." among other sentences: the message itself is
+    # brought, not the summary as well
+    assert "My cat is called Tom." in texts and "My cat likes fish." in texts
+    assert not any(t.startswith("The user said: My cat is called Tom.") for t in texts)
+    assert "The user said: My cat sleeps all day." in texts
+    summary = next(m for m in got.memories if m.kind == "summary")
+    assert summary.covers == (ids[0], ids[-1]) and summary.session_id == other
+
+
 def test_dense_vectors_find_what_shares_no_word_with_the_question(store):
     s = store.new_session()
     ids = chat(store, s, "Whiskers purrs on the sofa.", "The bus was late.", "Rain again today.")

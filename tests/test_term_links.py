@@ -44,6 +44,28 @@ def test_links_join_the_question_words_to_the_words_of_the_telling():
     assert mine_term_links([]) == {}
 
 
+def test_a_common_word_in_most_of_the_evidence_is_linked_a_rare_sighting_is_not():
+    # 40 users tell their name ("Before I forget, I'm called X."; 8 of them start with "Honestly,") and are asked
+    # "Do you know my nickname?" later. "called" is in every telling but common elsewhere too (ships are called
+    # things): lift 1.0 / (190 / 3,190 messages) = 16.8, under MIN_LIFT, but in all of the evidence. "honestly" has
+    # a like lift, 0.2 / (53 / 3,190) = 12.0, but is in a fifth of the evidence only.
+    convs = []
+    for i in range(40):
+        name = f"Name{chr(97 + i % 26)}{chr(97 + i // 26)}"
+        opener = "Honestly, before" if i < 8 else "Before"
+        chat = [Turn("user" if j % 2 == 0 else "assistant", t) for j, t in enumerate(FILLER)]
+        convs.append([Session(chat[:2] + [Turn("user", f"{opener} I forget, I'm called {name}."),
+                                          Turn("assistant", "Lovely.")]),
+                      Session(chat[2:] + [Turn("user", "Do you know my nickname?"), Turn("assistant", f"{name}!")])])
+    convs += [[Session([Turn("user", t), Turn("assistant", "Okay.")]) for t in FILLER]] * 200
+    convs += [[Session([Turn("user", "The ship was called Star."), Turn("assistant", "Okay.")])]] * 150
+    convs += [[Session([Turn("user", "Honestly, that was fun."), Turn("assistant", "Okay.")])]] * 45
+    links = mine_term_links(convs)
+    assert "forget" in links["nickname"]          # lift 80: linked by either rule
+    assert "called" in links["nickname"]          # common, but in all the evidence
+    assert "honestly" not in links["nickname"]    # as common, in a fifth of it
+
+
 def test_expansion_adds_only_new_words_in_a_fixed_order():
     links = {"town": ["live", "from", "home"], "home": ["house"]}
     assert expansion(links, "Which town is my home?") == "house live from"
