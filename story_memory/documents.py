@@ -29,8 +29,9 @@ def document_bounds(data: np.ndarray) -> Iterator[tuple[int, int]]:
 
 
 def document_folds(doc: np.ndarray, tok, schedule: Schedule) -> list[tuple[int, list[int], int]]:
-    """(covered, prefix ids, relevance of the window that follows) after each fold of one document, in order (`tok`: any model.tokenizer.Tokenizer). Folds depend only on the tokens, not on
-    when `catch_up` is called, so one call reads the whole document."""
+    """(covered, prefix ids, relevance of the window that follows) after each fold of one document, in order
+    (`tok`: any model.tokenizer.Tokenizer). Folds depend only on the tokens, not on when `catch_up` is called, so
+    one call reads the whole document."""
     story = rolling_story(tok, schedule)
     log: list[dict] = []
     story.catch_up(len(doc), lambda a, b: tok.decode(doc[a:b]), log)
