@@ -10,7 +10,7 @@ Retrieved memories are returned oldest first, so a later correction ("actually, 
 after what it corrects, the order the model saw in training. A session's summary yields to a message of that
 session that ranks near the top: it holds the same sentence among others, and at ~110 tokens it took most of the
 chat model's 140-token memory block (the value after a correction reached the prompt for 0.88 of the questions
-with summaries competing, 0.97 without; ROADMAP.md, section 9).
+with summaries competing, 0.97 with them yielding; ROADMAP.md, section 9).
 """
 
 from __future__ import annotations

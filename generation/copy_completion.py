@@ -14,8 +14,9 @@ A word that begins with a capital letter (a name, a town) gets twice the bonus (
 bonus left were in names the model was surer of ("Percimb" for "Percy", "Lincross" for "Linstead"), and doubling
 it for every word turned 7 % of the other replies into nonsense ("weight 8" below), while doubling it for
 capitalised words only changed 2 of 1,458 other replies, both to the name the user had just said.
-Measured (`bench/chat.py`, three seeds of profiles/chat.yaml; ROADMAP.md, section 9): planted facts recalled at 20
-sessions +0.02 to +0.08 against no bonus (0.900 / 0.883 / 0.950), the users' own questions +0.02 to +0.03.
+Measured (`bench/chat.py`, three seeds of profiles/chat.yaml trained before the retrieval changes of 2026-12-05;
+ROADMAP.md, section 9): planted facts recalled at 20 sessions +0.02 to +0.08 against no bonus (0.900 / 0.883 /
+0.950), the users' own questions +0.02 to +0.03.
 """
 
 from __future__ import annotations
