@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
+
+from common.paths import REPO_ROOT
 
 # CPU flags that change the speed of what we benchmark (SIMD width, native bf16/fp16 and int8 dot products).
 RELEVANT_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
@@ -40,11 +43,39 @@ def cpu_model_and_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, lis
     return model, [f for f in RELEVANT_FLAGS if f in flags]
 
 
+def code_checkout(script: str | None = None) -> dict:
+    """Which checkout the project's packages were imported from (`root`), its commit (`commit`, "+changes" when
+    tracked files differ from it; "unknown" without git), and `mismatch`: a note when the running script lives in
+    another checkout. That happens when a second checkout (a git worktree of an older commit, say) runs its
+    scripts with the first one's virtual environment: the editable install maps every package to the first
+    checkout, so the "old" run measures the new code. Running with PYTHONPATH set to the second checkout's root
+    imports its own packages."""
+    def git(*args: str) -> str:
+        try:
+            res = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return res.stdout.strip() if res.returncode == 0 else ""
+    commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    if commit != "unknown" and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+changes"
+    out = {"root": str(REPO_ROOT), "commit": commit, "mismatch": None}
+    script = script if script is not None else sys.argv[0]
+    if script.endswith(".py"):
+        home = Path(script).resolve().parent.parent
+        if home != REPO_ROOT and (home / "common" / "paths.py").is_file():
+            out["mismatch"] = (f"this script is from {home} but the packages it imports are from {REPO_ROOT}; "
+                               f"run it with PYTHONPATH={home} to measure that checkout's code")
+    return out
+
+
 def measure_conditions(dtype: str | None = None, threads: int | None = None, **extra) -> dict:
-    """Dtype, threads, torch/numpy/python versions, CPU model and flags, cores; `extra` is stored as given."""
+    """Dtype, threads, torch/numpy/python versions, CPU model and flags, cores, the code measured (see
+    code_checkout); `extra` is stored as given."""
     model, flags = cpu_model_and_flags()
     cond: dict = {"dtype": dtype, "threads": threads, "cpu": model, "cpu_flags": flags,
-                  "cores": os.cpu_count(), "python": platform.python_version(), "platform": sys.platform}
+                  "cores": os.cpu_count(), "python": platform.python_version(), "platform": sys.platform,
+                  "code": code_checkout()}
     try:
         import torch  # optional: the extraction benchmark runs without it
         cond["torch"] = torch.__version__
@@ -73,9 +104,13 @@ def format_conditions(cond: dict) -> str:
     parts.append(f"python {cond.get('python')}")
     flags = ",".join(cond.get("cpu_flags") or []) or "none of the tracked flags"
     parts.append(f"CPU {cond.get('cpu')} ({cond.get('cores')} cores; {flags})")
-    known = {"dtype", "threads", "torch", "python", "cpu", "cpu_flags", "cores", "numpy", "platform"}
+    code = cond.get("code") or {}
+    if code:
+        parts.append(f"code {code.get('root')} @ {code.get('commit')}")
+    known = {"dtype", "threads", "torch", "python", "cpu", "cpu_flags", "cores", "numpy", "platform", "code"}
     parts += [f"{k} {v}" for k, v in cond.items() if k not in known]
-    return "conditions: " + "; ".join(parts)
+    line = "conditions: " + "; ".join(parts)
+    return line + (f"\nWARNING: {code['mismatch']}" if code.get("mismatch") else "")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Smoke run of bench/generate.py with tiny budgets: the conditions and the measured bandwidth come first, both shapes
-get a row per dtype with its thread count, weight bytes per token, limit and fraction of it, the batched rows
+get a row per dtype with its thread count, weight bytes per token, limit and fraction of it (over a big buffer and
+over one of the weights' size), the batched rows
 compare with N x the single rate under both KV cache settings, and the JSON holds the same (the figures themselves
 mean little at this size; the full benchmark is run by hand)."""
 
@@ -45,6 +46,12 @@ def test_quick_run_prints_conditions_limits_batches_memory_and_val_loss(tmp_path
             assert r["kv_cache"] in ("fp32", "bf16")
             assert r["limit_tokens_per_s"] == pytest.approx(bw * 1e3 / r["weight_mb_per_token"], rel=1e-6)
             assert r["fraction_of_limit"] == pytest.approx(r["tokens_per_s"] / r["limit_tokens_per_s"])
+            sized = r["weight_size_bandwidth_gb_s"]  # a buffer of the weights' own size, measured for this row
+            assert 0.5 < sized < 2000
+            assert r["limit_at_weight_size_tokens_per_s"] == pytest.approx(sized * 1e3 / r["weight_mb_per_token"],
+                                                                           rel=1e-6)
+            assert r["fraction_of_weight_size_limit"] == pytest.approx(
+                r["tokens_per_s"] / r["limit_at_weight_size_tokens_per_s"])
         # int8 reads a quarter of the float32 matrices (plus scales); the bigger head dominates stories15M
         assert 0.2 < rows["int8"]["weight_mb_per_token"] / rows["fp32"]["weight_mb_per_token"] < 0.3
         assert shape["int8_x_fp32"] == pytest.approx(rows["int8"]["tokens_per_s"] / rows["fp32"]["tokens_per_s"])
@@ -55,7 +62,7 @@ def test_quick_run_prints_conditions_limits_batches_memory_and_val_loss(tmp_path
             assert batched["of_n_x_single"] == pytest.approx(batched["tokens_per_s"] /
                                                              (2 * batched["single_tokens_per_s"]))
         text = res.stdout
-        assert f"== {name}:" in text and "of limit" in text
+        assert f"== {name}:" in text and "of limit" in text and "limit@size" in text
     assert data["shapes"]["stories15M"]["params"] > 15_000_000 > data["shapes"]["small"]["params"] > 10_000_000
     assert [r["dtype"] for r in data["val_loss"]] == ["fp32", "int8"]
     assert data["val_loss"][1]["change"] == pytest.approx(0, abs=0.05)
@@ -68,3 +75,14 @@ def test_thread_counts_take_numbers_and_all_and_refuse_nonsense():
     for bad in ("0", "two", "1,-3"):
         with pytest.raises(SystemExit, match="--ref-threads"):
             thread_counts(bad)
+
+
+def test_stream_bandwidth_reads_a_small_buffer_again_until_a_pass_is_long_enough():
+    import os
+
+    from bench.bandwidth import stream_bandwidth
+    rates = stream_bandwidth(repeats=2, buffer_bytes=1_000_001)  # rounded up to whole 4 KB rows
+    cores = sorted({1, os.cpu_count() or 1})
+    assert set(rates) == {f"{k}_{n}t" for k in ("numpy_sum", "torch_sum", "blas_gemv") for n in cores} | {"best"}
+    assert rates["best"] == max(v for k, v in rates.items() if k != "best")
+    assert all(0.1 < v < 5000 for v in rates.values())  # GB/s
