@@ -4,7 +4,8 @@ Reading every vector out of SQLite for each query costs more than the search its
 matrix is kept between queries and brought up to date first: vectors of messages newer than the last one held
 are appended (messages are embedded oldest first), and it is read again whole when anything was forgotten since
 (the store's audit log grew: a forgotten message's id can be given to the next message, so counting is not
-enough) or the store holds a different number of vectors than the matrix accounts for. Vectors of another width (written by a model of another size) are left out.
+enough) or the store holds a different number of vectors than the matrix accounts for. Vectors of another width
+(written by a model of another size) are left out.
 """
 
 from __future__ import annotations

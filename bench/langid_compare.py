@@ -3,7 +3,8 @@
 Candidates: py3langid (all 97 languages), langdetect (seeded), lingua-language-detector restricted to 16 common
 languages (low-accuracy mode and, with --lingua-high, high-accuracy mode). Test set: short paragraphs written for
 this benchmark in English, French, German, Spanish, Italian, Portuguese, Dutch and Russian (Cyrillic), plus
-English paragraphs cut from ../shared/data/tinyshakespeare.txt (beside the checkout) when that file exists (or --shakespeare PATH).
+English paragraphs cut from ../shared/data/tinyshakespeare.txt (beside the checkout) when that file exists (or
+--shakespeare PATH).
 Every paragraph is scored twice: whole, and as a short snippet (its first ~60 characters) to show how each
 library copes with little text. Each library runs in its own subprocess so its memory figure (peak RSS growth
 over a bare interpreter, model loading included) is not mixed with the others'. Libraries that are not installed

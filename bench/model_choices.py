@@ -124,7 +124,10 @@ def train_one(spec: dict) -> dict:
         if (max_steps and steps >= max_steps) or (not max_steps and elapsed >= budget):
             break
         frac = steps / max_steps if max_steps else elapsed / budget
-        cur = lr * (steps + 1) / warmup if steps < warmup else min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * frac))
+        if steps < warmup:
+            cur = lr * (steps + 1) / warmup
+        else:
+            cur = min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * frac))
         for g in opt.param_groups:
             g["lr"] = cur
         x, y = batch(train, B, T, gen)

@@ -5,9 +5,9 @@ runs validate, filter, clean and prepare, each in its own process, and prints pe
 raw text, peak RSS, and the speed as a ratio to a reference pass that only reads and hashes the same files
 (measured in the same run, so the ratio holds across machines). Filter and clean run twice, on two copies of the
 validated dataset: with --workers 1 and with --workers N (default: all cores, at least 2). Their rows show the
-stage process's peak RSS and its largest worker's (VmHWM, bench/stage_process.py), and a table puts the two speeds side by side
-with their ratio and whether the two copies' outputs are byte-identical. The last table compares peak RSS between
-the sizes: flat memory means the ratio stays near 1 while the corpus grows 20x.
+stage process's peak RSS and its largest worker's (VmHWM, bench/stage_process.py), and a table puts the two
+speeds side by side with their ratio and whether the two copies' outputs are byte-identical. The last table
+compares peak RSS between the sizes: flat memory means the ratio stays near 1 while the corpus grows 20x.
 
 **Reads:** nothing (generates its corpora).  **Writes:** `bench/out/<size>mb/` (git-ignored; `--keep` keeps it).
 **Usage:**

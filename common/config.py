@@ -243,7 +243,8 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     for f in dataclasses.fields(cls):
         tp, _ = _base_type(_field_types(cls)[f.name])
         flag = "--" + f.name.replace("_", "-")
-        # nanoGPT spells its flags in snake_case (--max_iters): accept that spelling too, listed after the kebab-case one.
+        # nanoGPT spells its flags in snake_case (--max_iters): accept that spelling too, listed after the
+        # kebab-case one.
         flags = [flag] + (["--" + f.name] if "_" in f.name else [])
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         # argparse %-formats help strings: a literal '%' in a help text or default must be doubled.

@@ -6,9 +6,9 @@ Why a second implementation of the step: decoding one token multiplies a vector 
 floor is the time to stream the weights from memory, and everything else is per-operation overhead. Measured on
 the 2-core VM (torch 2.13, `small` preset shape, the 24 layer matrices in a row): torch's `x @ Wt` streamed them
 at ~13 GB/s on 1 thread and ~15 on 2, numpy's OpenBLAS sgemv at ~19 and ~28; a torch operation on a 384-vector
-costs ~3-5 us of dispatch where numpy's costs ~1 us, and a step is ~40 small operations per layer. bench/generate.py prints the
-result against the machine's bandwidth limit. The torch path (generation/kv_decoder.py) stays the reference:
-bf16/fp16 and GPUs use it, and tests hold this step to its logits.
+costs ~3-5 us of dispatch where numpy's costs ~1 us, and a step is ~40 small operations per layer.
+bench/generate.py prints the result against the machine's bandwidth limit. The torch path
+(generation/kv_decoder.py) stays the reference: bf16/fp16 and GPUs use it, and tests hold this step to its logits.
 
 Prefill (encoding a whole prompt, or a rolling summary and its window after every fold) runs here too, as one
 matrix product per linear layer for all its tokens; in the last layer only the last token goes past the keys and

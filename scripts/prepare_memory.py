@@ -4,9 +4,10 @@ Each document of processed/{train,val}.bin is read the way generation reads a st
 whenever the window of a `block_size` model would overflow, the oldest `update_every` tokens are folded into a
 summary of at most `budget` tokens. After each fold one example is kept: the summary prefix
 (`<|summary|> ... <|/summary|>`), the place where the window then starts, and its relevance (how many words of
-the summary's facts the window uses: the trainer draws half its memory rows from relevant examples). The trainer mixes these with plain
-windows (its `memory_ratio`). Everything is a pure function of processed/ (itself rebuilt from cleaned/) and the
-settings: re-running gives the same bytes, and with nothing changed there is no work.
+the summary's facts the window uses: the trainer draws half its memory rows from relevant examples). The
+trainer mixes these with plain windows (its `memory_ratio`). Everything is a pure function of processed/ (itself
+rebuilt from cleaned/) and the settings: re-running gives the same bytes, and with nothing changed there is no
+work.
 
 `block_size` must be the block of the model that trains on the examples (the trainer checks); 0 = the profile's
 train block_size when run.py runs this step, else 256. `budget` 0 = 40 tokens for a BPE tokenizer, 160 for the

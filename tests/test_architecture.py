@@ -3,7 +3,8 @@
 Every import in every project file is read with `ast` (those inside functions too, since a lazy import is still a
 dependency), resolved to a project module, and checked against the layers of ARCHITECTURE.md:
 
-    run.py -> scripts -> assistant -> (scraper | corpus | training | generation) -> (model | demo | story_memory) -> common
+    run.py -> scripts -> assistant -> (scraper | corpus | training | generation)
+           -> (model | demo | story_memory) -> common
 
 A package may import its own modules and any package of a lower layer; packages of one layer do not import each
 other; bench/ may import everything but commands. Tests are free to import anything (they test the commands).
@@ -14,8 +15,8 @@ from pathlib import Path
 
 from common.paths import REPO_ROOT
 
-LAYERS = {"common": 0, "model": 1, "demo": 1, "story_memory": 1, "scraper": 2, "corpus": 2, "training": 2, "generation": 2,
-          "assistant": 3, "scripts": 4, "run": 5}
+LAYERS = {"common": 0, "model": 1, "demo": 1, "story_memory": 1, "scraper": 2, "corpus": 2, "training": 2,
+          "generation": 2, "assistant": 3, "scripts": 4, "run": 5}
 CHECKED = [*LAYERS, "bench"]
 
 

@@ -21,7 +21,8 @@ def test_quick_run_times_every_stage_and_compares_one_and_two_workers(tmp_path):
     assert out.splitlines()[0].startswith("conditions: ")
     docs = int(re.search(r"== [\d.]+ MB, ([\d,]+) documents", out).group(1).replace(",", ""))
     assert docs >= 1000  # enough new items for both pools (POOL_MIN_ITEMS)
-    rows = re.findall(r"^(validate|filter|clean|prepare)\s+(\d)\s+([\d.]+)\s+([\d.]+)\s+[\d.]+\s+(\d+)\s+(\S+)", out, re.M)
+    rows = re.findall(r"^(validate|filter|clean|prepare)\s+(\d)\s+([\d.]+)\s+([\d.]+)\s+[\d.]+\s+(\d+)\s+(\S+)",
+                      out, re.M)
     seen = {(stage, int(workers)) for stage, workers, *_ in rows}
     assert seen == {("validate", 1), ("filter", 1), ("filter", 2), ("clean", 1), ("clean", 2), ("prepare", 1)}
     for stage, workers, seconds, mbs, rss, worker_rss in rows:

@@ -1,6 +1,6 @@
-"""The chat prompt (assistant/prompt.py) for a known history, and the orchestrator (assistant/orchestrator.py) with a real tiny
-GPT: the user's message is committed before the first reply token, the reply is stored as streamed (also when
-the reader stops early), summaries of long sessions, role tags a user types cannot forge a turn."""
+"""The chat prompt (assistant/prompt.py) for a known history, and the orchestrator (assistant/orchestrator.py)
+with a real tiny GPT: the user's message is committed before the first reply token, the reply is stored as
+streamed (also when the reader stops early), summaries of long sessions, role tags a user types cannot forge a turn."""
 
 from pathlib import Path
 

@@ -228,9 +228,10 @@ def test_shakespeare_lines_all_survive_cleaning():
 
 
 # --- idempotence and output invariants (hypothesis) --------------------------------------------------------------
-PIECES = ["***", "* * *", "###", "~~~", "---", "oOo", "Line Break", "⁂", "<p>", "</p>", "<br>", "<br/>", "<div class=\"a\">",
-          "</div>", "<i>", "</i>", "<hr>", "<script>x<y</script>", "<!-- c -->", "&amp;", "&nbsp;", "&#8217;", "&lt;",
-          "&gt;", "&amp;lt;", "&amp", "&#x2014;", "&eacute;", " ", "  ", "\t", "\n", "\n\n", "\n\n\n", "\r\n", "\r",
+PIECES = ["***", "* * *", "###", "~~~", "---", "oOo", "Line Break", "⁂", "<p>", "</p>", "<br>", "<br/>",
+          "<div class=\"a\">", "</div>", "<i>", "</i>", "<hr>", "<script>x<y</script>", "<!-- c -->", "&amp;",
+          "&nbsp;", "&#8217;", "&lt;", "&gt;", "&amp;lt;", "&amp", "&#x2014;", "&eacute;", " ", "  ", "\t", "\n",
+          "\n\n", "\n\n\n", "\r\n", "\r",
           "\u00a0", "\u200b", "\ufeff", "\x07", "Please vote and comment!", "Continue reading", "[Read more at x.com]",
           "Vote", "comment", "\"", "“", "”", "—", "-", "*", "#", "<", ">", "&", ";", "Zoë", "café", "Привет", "日本語",
           "cafÃ©", "donâ€™t", "e\u0301", "ﬁ", "well-", "Hello", "world.", "The", "end", "A" * 30, "b" * 45]
@@ -519,8 +520,8 @@ def test_kill_9_mid_run_then_rerun_equals_uninterrupted_run(tmp_path):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=200) | st.text(alphabet=st.characters(max_codepoint=0x2FF) | st.sampled_from("’“”—€™…ﬁŒœ\n\u0301"),
-                                       max_size=200))
+@given(st.text(max_size=200)
+       | st.text(alphabet=st.characters(max_codepoint=0x2FF) | st.sampled_from("’“”—€™…ﬁŒœ\n\u0301"), max_size=200))
 def test_skipping_ftfy_never_changes_the_result(text):
     text = nfc(_INVISIBLE_RE.sub("", normalize_newlines(text)))  # what fix_characters hands to needs_ftfy
     if not needs_ftfy(text):

@@ -25,7 +25,8 @@ DRY_RUN = {
                  "repetition_window": 256, "seed": 1337, "stats_json": "", "stop_at_eot": True, "stream": False,
                  "temperature": 0.8, "threads": 0, "top_k": 0, "top_p": 0.95},
     "evaluate": {"batch_size": 8, "checkpoint": "", "device": "cpu", "dtype": "fp32", "max_eval_tokens": 100000,
-                 "max_new_tokens": 300, "num_samples": 8, "memory": "auto", "memory_probes": "", "repetition_penalty": 1.1, "repetition_window": 256,
+                 "max_new_tokens": 300, "num_samples": 8, "memory": "auto", "memory_probes": "",
+                 "repetition_penalty": 1.1, "repetition_window": 256,
                  "report_dir": "", "seed": 1337, "temperature": 0.8, "top_k": 0, "top_p": 0.95},
 }
 

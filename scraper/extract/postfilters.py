@@ -104,7 +104,8 @@ RULES: tuple[Rule, ...] = (
     Rule("vote_prompts", _words("vote", "votes", "voting", "likes?", "rating", "ratings", "kudos",
                                 "reactions?", "applause", "stars", "upvote", "favou?rite"),
          para_re=_para(r"((did you )?(like|enjoy|love)d? (this|the) (story|tale|chapter|post)\b.{0,120}|"
-                       r"(vote|rate this|leave kudos|give kudos|like this (story|chapter)|upvote|add to favou?rites)\b.{0,100}|"
+                       r"(vote|rate this|leave kudos|give kudos|like this (story|chapter)|upvote|"
+                       r"add to favou?rites)\b.{0,100}|"
                        r"kudos\b.{0,60}|[\d,]+\s+(likes?|votes?|kudos|hearts?|reads|views)\b.{0,60}|"
                        r"[♥❤👍★☆⭐]+.{0,60})")),
     # Page and chapter navigation ("Page 2 of 5", "« Previous 1 2 3 Next »").

@@ -1,11 +1,11 @@
 """The fetch run over the URL manifest: pick the URLs that are due, fetch them host by host, record outcomes.
 
 Due: `new`; `failed` with fewer than `max_attempts` attempts; `rejected` as `js_no_browser` when a browser is
-available now; with `refetch` also `fetched` ones and those the extract stage rejected (`rejected_by: extract`). URLs are grouped by host; a pool of `concurrency` threads serves
-the hosts, each host by one thread at a time, so one host never sees two requests at once (HostGate enforces it
-also across redirects). Every outcome is recorded and flushed to the manifest right after its snapshots are
-written, so a kill loses at most the URLs in flight. Ctrl-C stops the workers between (or while waiting for)
-requests.
+available now; with `refetch` also `fetched` ones and those the extract stage rejected (`rejected_by:
+extract`). URLs are grouped by host; a pool of `concurrency` threads serves the hosts, each host by one thread
+at a time, so one host never sees two requests at once (HostGate enforces it also across redirects). Every
+outcome is recorded and flushed to the manifest right after its snapshots are written, so a kill loses at most
+the URLs in flight. Ctrl-C stops the workers between (or while waiting for) requests.
 
 Partial stories (see scraper/fetch/story.py): a temporary error on page k >= 2 records `failed` with a `resume`
 field, and the next run (unless --refetch) goes on at page k. The run that uses the URL's last attempt
