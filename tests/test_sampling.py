@@ -163,3 +163,30 @@ def test_numpy_picks_equal_the_torch_filters_for_the_same_generator(settings):
         pick_rows(np.zeros((1, 4), np.float32), 1.0, 0, 0.0, 1.0, np.zeros((1, 0), np.int64), [gen])
     with pytest.raises(ValueError):
         pick_rows(np.zeros((1, 4), np.float32), 1.0, 0, 1.0, 0.0, np.zeros((1, 1), np.int64), [gen])
+
+
+@pytest.mark.parametrize("top_p", [0.9, 1.0])
+def test_rows_over_a_small_vocabulary_picked_together_equal_each_row_alone(top_p):
+    """Up to WHOLE_ROWS_VOCAB ids, several rows are picked in one pass over whole sorted rows; the ids are those
+    each row gets alone (the threshold-pruned path) and those of the torch chain."""
+    import numpy as np
+
+    from generation.sampling import WHOLE_ROWS_VOCAB, pick_rows, pick_tokens_torch
+    gen = torch.Generator().manual_seed(5)
+    vocab = 200
+    assert vocab <= WHOLE_ROWS_VOCAB
+    for i in range(100):
+        logits = torch.randn(4, vocab, generator=gen) * (5.0 if i % 2 else 1.0)
+        recent = torch.randint(0, vocab, (4, 32), generator=gen)
+        together = pick_rows(logits.numpy().copy(), 0.9, 0, top_p, 1.1, recent.numpy(),
+                             [torch.Generator().manual_seed(i * 4 + r) for r in range(4)])
+        alone = [pick_rows(logits[r:r + 1].numpy().copy(), 0.9, 0, top_p, 1.1, recent[r:r + 1].numpy(),
+                           [torch.Generator().manual_seed(i * 4 + r)])[0] for r in range(4)]
+        torch_ids = pick_tokens_torch(logits, 0.9, 0, top_p, 1.1, recent,
+                                      [torch.Generator().manual_seed(i * 4 + r) for r in range(4)])
+        assert together == alone == torch_ids
+    # by hand: a tie at the nucleus' edge is kept, ids of probability 0 are never drawn
+    hand = np.array([[-np.inf, 0.0, -np.inf, 0.0], np.log([0.7, 0.1, 0.1, 0.1])], np.float32)
+    drawn = [pick_rows(hand.copy(), 1.0, 0, 0.4, 1.0, np.zeros((2, 0), np.int64),
+                       [torch.Generator().manual_seed(s), torch.Generator().manual_seed(s + 99)]) for s in range(60)]
+    assert {a for a, _ in drawn} == {1, 3} and {b for _, b in drawn} == {0}
