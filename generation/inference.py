@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import numpy as np
 import torch
 import torch.nn as nn
 
@@ -46,7 +45,7 @@ from generation.copy_completion import CopyCompletion
 from generation.kv_decoder import KVDecoder, rope_rows  # noqa: F401  (KVDecoder: tests import it from here)
 from generation.memory_window import RollingWindow
 from generation.quantize import DTYPES, Int8Linear, TransposedEmbedding, TransposedLinear
-from generation.sampling import RecentTokens, pick_rows, pick_tokens
+from generation.sampling import RecentTokens, pick_tokens
 from generation.sampling_config import SampleConfig
 from model.checkpoint import LAST, iter_model_tensors, model_tensor_shapes, read_state
 from model.checkpoint_check import check_aliases, check_shapes, check_weight_count, saved_model_config
@@ -207,20 +206,16 @@ def _banned(vocab: int, allow: Iterable[int]) -> list[int]:
 
 def _pick(logits: torch.Tensor, vocab: int, banned: list[int], sample: SampleConfig,
           recents: list[RecentTokens], gens: list[torch.Generator]) -> list[int]:
-    """The next id of each row of float32 logits [B, V] (changed in place: padded and banned ids set to -inf,
-    and on the CPU the other filters too)."""
+    """The next id of each row of float32 logits [B, V] (changed in place: padded and banned ids set to -inf)."""
     windows = [r.ids() for r in recents]
     if len({len(w) for w in windows}) > 1:  # rows with windows of different lengths: one at a time
         return [_pick(logits[i:i + 1], vocab, banned, sample, recents[i:i + 1], gens[i:i + 1])[0]
                 for i in range(len(recents))]
-    if logits.device.type == "cpu":  # numpy's operations cost a fraction of torch's (see pick_rows)
-        x = logits.numpy()
-        x[:, vocab:] = -np.inf  # rows padded for vocab_multiple (or spare for growth) are never emitted
-        x[:, banned] = -np.inf
-        return pick_rows(x, sample.temperature, sample.top_k, sample.top_p, sample.repetition_penalty,
-                         np.stack([w.numpy() for w in windows]), gens)
-    logits[:, vocab:] = float("-inf")
-    logits[:, banned] = float("-inf")
+    # rows padded for vocab_multiple (or spare for growth) are never emitted; on the CPU the ids are masked in
+    # numpy, whose indexing costs a fraction of torch's (generation/sampling.py pick_rows)
+    masked = logits.numpy() if logits.device.type == "cpu" else logits
+    masked[:, vocab:] = float("-inf")
+    masked[:, banned] = float("-inf")
     return pick_tokens(logits, sample.temperature, sample.top_k, sample.top_p, sample.repetition_penalty,
                        torch.stack(windows), gens)
 
